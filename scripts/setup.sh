@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Idempotent install: a virtual environment in .venv with the package (editable) and pinned deps.
+# Reruns are quick: pip skips what is already satisfied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.motionmvm-installed
+want=$(cat pyproject.toml envs/constraints.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/pip install --quiet --upgrade pip >/dev/null
+  .venv/bin/pip install --quiet -c envs/constraints.txt -e ".[test]"
+  echo "$want" > "$stamp"
+fi

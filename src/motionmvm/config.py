@@ -1,0 +1,111 @@
+"""Load params.yaml, apply the active profile, validate against the schema.
+
+params.yaml holds base values per section plus `profiles: {smoke, small, paper}` whose entries
+override the base (deep merge). The shape of the experiment (methods, seeds, datasets) is top-level
+and shared by all profiles so that the Snakemake DAG and the DVC pipeline have one fixed shape.
+Every bad value is refused before any job starts, with the key path and the allowed values.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+PROFILES = ("smoke", "small", "paper")
+
+
+class ConfigError(ValueError):
+    """A parameter file that does not match the schema."""
+
+
+def repo_root(params_path: str | Path = "params.yaml") -> Path:
+    return Path(params_path).resolve().parent
+
+
+def schema_dir(params_path: str | Path = "params.yaml") -> Path:
+    return repo_root(params_path) / "workflow" / "schemas"
+
+
+def load_schema(params_path: str | Path = "params.yaml") -> dict:
+    """The top-level schema plus one file per section (workflow/schemas/sections/*.yaml)."""
+    sdir = schema_dir(params_path)
+    schema = yaml.safe_load((sdir / "params.schema.yaml").read_text())
+    for part in sorted((sdir / "sections").glob("*.schema.yaml")):
+        name = part.name.split(".")[0]
+        schema["properties"][name] = yaml.safe_load(part.read_text())
+    return schema
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _format_error(err: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        return f"unknown key {path + '.' if path != '<top level>' else ''}{extra[0]}: allowed keys are {allowed}"
+    if err.validator == "enum":
+        return f"{path}: {err.instance!r} is not allowed; allowed values are {err.validator_value}"
+    if err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        lo, hi = err.schema.get("minimum"), err.schema.get("maximum")
+        return f"{path}: {err.instance!r} is out of range [{lo}, {hi}]"
+    if err.validator == "type":
+        return f"{path}: expected {err.validator_value}, got {type(err.instance).__name__} {err.instance!r}"
+    return f"{path}: {err.message}"
+
+
+def validate(cfg: dict, schema: dict, where: str = "params") -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = "\n  ".join(_format_error(e) for e in errors)
+        raise ConfigError(f"invalid {where}:\n  {lines}")
+
+
+def load(params_path: str | Path = "params.yaml", profile: str | None = None,
+         overrides: dict | None = None) -> dict[str, Any]:
+    """Resolved, validated configuration for one profile.
+
+    The raw file is validated first (so a typo inside a profile override is caught too), then the
+    merged result.
+    """
+    params_path = Path(params_path)
+    if not params_path.exists():
+        raise ConfigError(f"no parameter file at {params_path}")
+    raw = yaml.safe_load(params_path.read_text()) or {}
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    schema = load_schema(params_path)
+    profile = profile or raw.get("profile", "small")
+    if profile not in PROFILES:
+        raise ConfigError(f"profile: {profile!r} is not allowed; allowed values are {list(PROFILES)}")
+    profiles = raw.get("profiles", {})
+    base = {k: v for k, v in raw.items() if k != "profiles"}
+    # Each profile override must itself only use known keys with valid types.
+    for name, over in profiles.items():
+        if name not in PROFILES:
+            raise ConfigError(f"profiles: {name!r} is not allowed; allowed values are {list(PROFILES)}")
+        validate(deep_merge(base, over or {}), schema, where=f"params (profile {name})")
+    cfg = deep_merge(base, profiles.get(profile, {}))
+    cfg["profile"] = profile
+    validate(cfg, schema, where=f"params (profile {profile})")
+    return cfg
+
+
+def params_hash(cfg: dict) -> str:
+    """Stable sha256 of a resolved configuration (provenance identity of the parameters)."""
+    blob = json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
