@@ -1,0 +1,160 @@
+"""Codec motion vectors from H.264 (or any FFmpeg codec that exports them) via PyAV.
+
+FFmpeg's `AVMotionVector` (PyAV side data `MOTION_VECTORS`) gives, per predicted block of the
+current frame: `dst_x, dst_y` (block centre in the current frame), `w, h`, `source` (< 0: the
+reference lies in the past, > 0: in the future) and `motion_x, motion_y` in units of
+1/`motion_scale` pixel (quarter-pel for H.264), with `src = dst + motion / motion_scale`: the
+vector points from the current block to where its content sits in the reference frame.
+
+Direction convention of the cache (checked in tests/test_motion_mv.py against a clip with a known
+translation): forward motion, (dx, dy) = displacement of content from the earlier frame to the
+later one, x right, y down. Hence
+  - past reference (source < 0): forward = -motion / scale / d,  d = frames back to the reference;
+  - future reference (source > 0, B-frames): forward = +motion / scale / d, d = frames ahead.
+`d` is not in the side data; we take the display distance to the nearest anchor (I/P) frame in
+that direction, which is exact for the usual IPPP and I(B..B)P streams with one reference frame and
+an approximation for multi-reference or B-pyramid streams (recorded as `normalize` in settings).
+`field[t]` is therefore the per-frame motion that brought the content into frame t, located at the
+block positions of frame t. Frames without vectors (intra frames, and frame 0) are flagged in
+`missing`; cells of intra blocks inside predicted frames have `known == False`. Neither is ever
+motion zero.
+
+Speed: only the compressed stream's side data is needed, so frames are never converted to RGB,
+and the loop filter is skipped (it changes pixels, not vectors).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from motionmvm.data.video import VideoError
+
+CELL = 4  # the cache stores one vector per 4x4 pixel cell (smallest H.264 partition)
+_ANCHOR = {"I", "P", "S", "i", "p"}
+# FFmpeg AVPictureType values (PyAV gives the int): I, P, B, S(GMC), SI, SP, BI.
+_PICT_TYPES = {1: "I", 2: "P", 3: "B", 4: "S", 5: "i", 6: "p", 7: "b"}
+
+
+def _frame_vectors(frame) -> np.ndarray | None:
+    sd = frame.side_data.get("MOTION_VECTORS")
+    if sd is None:
+        return None
+    arr = sd.to_ndarray()
+    return arr if len(arr) else None
+
+
+def read_vectors(path: str | Path, threads: int = 1, skip_loop_filter: bool = True):
+    """Raw per-frame motion vector records in display order.
+
+    Returns (vectors: list[np.ndarray structured | None], pict_types: list[str], width, height).
+    """
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(path, "missing")
+    options = {"flags2": "+export_mvs"}
+    if skip_loop_filter:
+        options["skip_loop_filter"] = "all"
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(path, "no video stream")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            ctx.options = options
+            ctx.thread_count = max(1, int(threads))
+            ctx.thread_type = "SLICE" if threads <= 1 else "AUTO"
+            vectors, types = [], []
+            for frame in container.decode(stream):
+                vectors.append(_frame_vectors(frame))
+                types.append(_PICT_TYPES.get(int(frame.pict_type), "?"))
+            width, height = ctx.width, ctx.height
+    except VideoError:
+        raise
+    except Exception as exc:  # PyAV raises several error types on broken streams
+        raise VideoError(path, "not decodable", f"pyav: {str(exc)[:200]}") from exc
+    if not vectors:
+        raise VideoError(path, "no decodable frames")
+    return vectors, types, width, height
+
+
+def _anchor_distances(types: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Display distance from each frame to the previous / next anchor (I or P) frame (0 = none)."""
+    n = len(types)
+    back, ahead = np.zeros(n, np.int32), np.zeros(n, np.int32)
+    last = None
+    for t in range(n):
+        if last is not None:
+            back[t] = t - last
+        if types[t] in _ANCHOR:
+            last = t
+    nxt = None
+    for t in range(n - 1, -1, -1):
+        if nxt is not None:
+            ahead[t] = nxt - t
+        if types[t] in _ANCHOR:
+            nxt = t
+    return back, ahead
+
+
+def block_field(vectors, types, width: int, height: int) -> dict[str, np.ndarray]:
+    """Per-frame forward motion on the 4x4 cell grid.
+
+    Returns field float32 [F, ceil(H/4), ceil(W/4), 2] (dx, dy) per frame, known bool
+    [F, H/4, W/4] (a vector covers the cell) and missing bool [F] (no vectors in the frame).
+    Bi-predicted cells average their (normalised) past and future estimates.
+    """
+    n = len(vectors)
+    gh, gw = -(-height // CELL), -(-width // CELL)
+    back, ahead = _anchor_distances(types)
+    flat, vxs, vys = [], [], []
+    for t, vec in enumerate(vectors):
+        if vec is None:
+            continue
+        src = vec["source"].astype(np.int64)
+        dist = np.where(src < 0, max(back[t], 1), max(ahead[t], 1)).astype(np.float32)
+        sign = np.where(src < 0, -1.0, 1.0).astype(np.float32)
+        scale = np.maximum(vec["motion_scale"].astype(np.float32), 1.0)
+        fx = sign * vec["motion_x"] / scale / dist
+        fy = sign * vec["motion_y"] / scale / dist
+        x0 = (vec["dst_x"].astype(np.int64) - vec["w"] // 2) // CELL
+        y0 = (vec["dst_y"].astype(np.int64) - vec["h"] // 2) // CELL
+        cw = np.maximum(vec["w"].astype(np.int64) // CELL, 1)
+        ch = np.maximum(vec["h"].astype(np.int64) // CELL, 1)
+        # Group by block size so each group is one vectorised expansion to cells.
+        for bw, bh in set(zip(cw.tolist(), ch.tolist())):
+            sel = (cw == bw) & (ch == bh)
+            oy, ox = np.meshgrid(np.arange(bh), np.arange(bw), indexing="ij")
+            ys = (y0[sel][:, None] + oy.ravel()[None]).ravel()
+            xs = (x0[sel][:, None] + ox.ravel()[None]).ravel()
+            ok = (ys >= 0) & (ys < gh) & (xs >= 0) & (xs < gw)
+            flat.append(((t * gh + ys) * gw + xs)[ok])
+            vxs.append(np.repeat(fx[sel], bw * bh)[ok])
+            vys.append(np.repeat(fy[sel], bw * bh)[ok])
+    size = n * gh * gw
+    if flat:
+        idx = np.concatenate(flat)
+        count = np.bincount(idx, minlength=size).astype(np.float32)
+        sx = np.bincount(idx, np.concatenate(vxs), minlength=size)
+        sy = np.bincount(idx, np.concatenate(vys), minlength=size)
+        total = np.stack([sx, sy], -1).astype(np.float32).reshape(n, gh, gw, 2)
+    else:
+        count, total = np.zeros(size, np.float32), np.zeros((n, gh, gw, 2), np.float32)
+    count = count.reshape(n, gh, gw)
+    known = count > 0
+    field = np.where(known[..., None], total / np.maximum(count, 1)[..., None], 0.0)
+    missing = ~known.reshape(n, -1).any(axis=1)
+    return {"field": field.astype(np.float32), "known": known, "missing": missing}
+
+
+def extract(path: str | Path, threads: int = 1, skip_loop_filter: bool = True) -> dict[str, np.ndarray]:
+    """Cache entry arrays for one video: field float16 [F, H/4, W/4, 2], known, missing,
+    pict_type uint8 [F] (ASCII of I/P/B)."""
+    vectors, types, width, height = read_vectors(path, threads, skip_loop_filter)
+    out = block_field(vectors, types, width, height)
+    out["field"] = out["field"].astype(np.float16)
+    out["pict_type"] = np.frombuffer("".join(types).encode(), np.uint8).copy()
+    out["size"] = np.array([height, width], np.int32)
+    return out

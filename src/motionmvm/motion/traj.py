@@ -1,0 +1,92 @@
+"""MME motion trajectories (paper 001, sec. 3.3; METHODS.md "mme").
+
+Points are seeded on a dense grid with spacing p/2 starting at p/4 (pixel 4 + 8i for p = 16, so
+K = 4 points per patch), at every start frame t of the stride-1 video, and tracked through L
+frames with forward dense flow (clipped to +/- `bound` px, as in the official code): at step l the
+flow of pair (t+l, t+l+1) is sampled bilinearly at the sub-pixel position p_l and
+p_{l+1} = p_l + flow. Per point and step we keep the position delta dp_l = p_{l+1} - p_l
+(position features, eq. 3-4), the HOG of the `cell` x `cell` window around p_l in frame t+l
+(shape features, eq. 5: 9 unsigned orientation bins, gradient magnitude weighted, linear vote
+between the two nearest bins, un-normalised: the target code normalises per patch) and a
+validity flag that turns false for good once p_l or p_{l+1} leaves the frame (deltas and HOG
+are zero there).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def grid(height: int, width: int, patch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seed coordinates xs [W/(p/2)], ys [H/(p/2)] (float32 pixel positions)."""
+    step, start = patch // 2, patch // 4
+    return (np.arange(start, width, step, dtype=np.float32)[: width // step],
+            np.arange(start, height, step, dtype=np.float32)[: height // step])
+
+
+def orientation_histograms(gray: np.ndarray, bins: int, cell: int) -> np.ndarray:
+    """HOG cell histogram centred on every pixel: [bins, H, W] float32 (box sum over cell x cell).
+
+    gray: [H, W] float32 in [0, 1]. Gradients with the centred [-1, 0, 1] kernel (Dalal & Triggs).
+    """
+    import cv2
+
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=1)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=1)
+    mag = np.hypot(gx, gy)
+    ang = np.mod(np.arctan2(gy, gx), np.pi) / np.pi * bins  # unsigned, in [0, bins)
+    lo = np.floor(ang - 0.5).astype(np.int64)  # bin centres at (b + 0.5)
+    frac = (ang - 0.5 - lo).astype(np.float32)
+    votes = np.zeros((bins, *gray.shape), np.float32)
+    for b in range(bins):
+        votes[b] = mag * ((lo % bins == b) * (1 - frac) + ((lo + 1) % bins == b) * frac)
+    return np.stack([cv2.boxFilter(v, -1, (cell, cell), normalize=False,
+                                   borderType=cv2.BORDER_CONSTANT) for v in votes])
+
+
+def _sample(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples of field [H, W, C] at float positions (replicated border): [N, C]."""
+    import cv2
+
+    out = cv2.remap(field, x.reshape(1, -1).astype(np.float32), y.reshape(1, -1).astype(np.float32),
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(x.size, -1)
+
+
+def trajectories(frames: np.ndarray, flow: np.ndarray, length: int = 6, patch: int = 16,
+                 bound: float = 20.0, bins: int = 9, cell: int = 8) -> dict[str, np.ndarray]:
+    """frames [F, H, W, 3] uint8, flow [F-1, H, W, 2] forward ->
+    disp float16 [F-L, Gh, Gw, L, 2], hog float16 [F-L, Gh, Gw, L, bins], valid bool [F-L, Gh, Gw, L]
+    with (Gh, Gw) = (H/(p/2), W/(p/2))."""
+    import cv2
+
+    f, h, w, _ = frames.shape
+    if f <= length:
+        raise ValueError(f"video has {f} frames; trajectories of length {length} need more than {length}")
+    flow = np.clip(flow, -bound, bound).astype(np.float32)
+    gray = [cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0 for x in frames]
+    hists = [orientation_histograms(g, bins, cell).transpose(1, 2, 0).copy() for g in gray[: f - 1]]
+    xs, ys = grid(h, w, patch)
+    gx, gy = np.meshgrid(xs, ys)
+    n = gx.size
+    starts = f - length
+    disp = np.zeros((starts, n, length, 2), np.float32)
+    hog = np.zeros((starts, n, length, bins), np.float32)
+    valid = np.zeros((starts, n, length), bool)
+    inside = lambda px, py: (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
+    for t in range(starts):
+        px, py = gx.ravel().copy(), gy.ravel().copy()
+        alive = np.ones(n, bool)
+        for l in range(length):
+            d = _sample(flow[t + l], px, py)
+            nx, ny = px + d[:, 0], py + d[:, 1]
+            alive &= inside(px, py) & inside(nx, ny)
+            ix = np.clip(np.rint(px), 0, w - 1).astype(np.int64)
+            iy = np.clip(np.rint(py), 0, h - 1).astype(np.int64)
+            hog[t, :, l] = np.where(alive[:, None], hists[t + l][iy, ix], 0)
+            disp[t, :, l] = np.where(alive[:, None], d, 0)
+            valid[t, :, l] = alive
+            px, py = nx, ny
+    gh, gw = len(ys), len(xs)
+    return {"disp": disp.reshape(starts, gh, gw, length, 2).astype(np.float16),
+            "hog": hog.reshape(starts, gh, gw, length, bins).astype(np.float16),
+            "valid": valid.reshape(starts, gh, gw, length)}
