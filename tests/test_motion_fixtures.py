@@ -5,7 +5,7 @@ Other test_motion*.py modules import the fixtures from here (`from test_motion_f
 - `translate`: a 40x40 noise-textured square moving by VELOCITY px/frame over a static noise
   background (forward motion, dx right, dy down);
 - `pan`: the whole frame is a window sliding over a larger texture, so every pixel moves by PAN.
-Both 160x128, 24 frames, yuv420p, GOP 12 (intra frames 0 and 12), no B-frames.
+Both 160x128, 24 frames, yuv420p, GOP 12 (intra frames 0 and 12), no B-frames, one reference frame (ref=1).
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def encode_h264(frames: np.ndarray, path: Path, gop: int = GOP, fps: int = 25) -
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         stream.options = {"crf": "18", "preset": "medium",
-                          "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"}
+                          "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:ref=1"}
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 out.mux(packet)
@@ -118,7 +118,7 @@ def test_fixture_clips_are_real_h264_with_known_gop(motion_clips):
     from motionmvm.motion import mv
 
     for name, path in motion_clips.items():
-        _vectors, types, w, h = mv.read_vectors(path)
+        _vectors, types, _refs, w, h = mv.read_vectors(path)
         assert (w, h) == (W, H) and len(types) == FRAMES, name
         assert [t for t, p in enumerate(types) if p == "I"] == [0, GOP], (name, types)
         assert set(types) == {"I", "P"}, (name, types)

@@ -60,7 +60,7 @@ def build_settings(kind: str, mcfg: dict) -> dict:
     if kind == "mv":
         s.update(algorithm="codec motion vectors (FFmpeg export_mvs via PyAV)",
                  params={"skip_loop_filter": mcfg["mv"]["skip_loop_filter"], "cell": 4,
-                         "normalize": "display distance to the nearest anchor (I/P) frame",
+                         "normalize": "display distance to the nearest reference frame (H.264 nal_ref_idc; else I/P)",
                          "direction": "forward, dx right dy down, frame t-1 -> t"},
                  quantization={"field": "float16"})
     elif kind == "flow":

@@ -11,9 +11,13 @@ translation): forward motion, (dx, dy) = displacement of content from the earlie
 later one, x right, y down. Hence
   - past reference (source < 0): forward = -motion / scale / d,  d = frames back to the reference;
   - future reference (source > 0, B-frames): forward = +motion / scale / d, d = frames ahead.
-`d` is not in the side data; we take the display distance to the nearest anchor (I/P) frame in
-that direction, which is exact for the usual IPPP and I(B..B)P streams with one reference frame and
-an approximation for multi-reference or B-pyramid streams (recorded as `normalize` in settings).
+`d` is not in the side data (FFmpeg exports only the direction of the reference, not which frame):
+we take the display distance to the nearest *reference* frame in that direction. For H.264 a frame
+is a reference when its slice NAL units have nal_ref_idc > 0 (read from the packets, so B-pyramid
+reference B-frames count); for other codecs I and P frames are taken as the references. That is
+exact for streams with one reference frame per direction (IPPP, I(BB)P, B-pyramid); with several
+reference frames (x264's default ref=3) a block predicted from an older frame reports a multiple
+of the per-frame motion (recorded as `normalize` in settings).
 `field[t]` is therefore the per-frame motion that brought the content into frame t, located at the
 block positions of frame t. Frames without vectors (intra frames, and frame 0) are flagged in
 `missing`; cells of intra blocks inside predicted frames have `known == False`. Neither is ever
@@ -44,10 +48,38 @@ def _frame_vectors(frame) -> np.ndarray | None:
     return arr if len(arr) else None
 
 
+def _h264_length_size(extradata: bytes | None) -> int:
+    """NAL length prefix size of AVCC (mp4) H.264, 0 for Annex-B start codes."""
+    if extradata and len(extradata) > 4 and extradata[0] == 1:
+        return (extradata[4] & 3) + 1
+    return 0
+
+
+def _h264_is_reference(data: bytes, length_size: int) -> bool | None:
+    """nal_ref_idc > 0 of the first slice NAL unit (types 1 and 5) of a packet; None if none."""
+    if length_size:
+        pos = 0
+        while pos + length_size < len(data):
+            n = int.from_bytes(data[pos:pos + length_size], "big")
+            nal = data[pos + length_size]
+            if nal & 0x1F in (1, 5):
+                return (nal >> 5) & 3 > 0
+            pos += length_size + n
+        return None
+    pos = data.find(b"\x00\x00\x01")
+    while 0 <= pos < len(data) - 3:
+        nal = data[pos + 3]
+        if nal & 0x1F in (1, 5):
+            return (nal >> 5) & 3 > 0
+        pos = data.find(b"\x00\x00\x01", pos + 3)
+    return None
+
+
 def read_vectors(path: str | Path, threads: int = 1, skip_loop_filter: bool = True):
     """Raw per-frame motion vector records in display order.
 
-    Returns (vectors: list[np.ndarray structured | None], pict_types: list[str], width, height).
+    Returns (vectors: list[np.ndarray structured | None], pict_types: list[str],
+    is_reference: list[bool], width, height).
     """
     import av
 
@@ -66,10 +98,22 @@ def read_vectors(path: str | Path, threads: int = 1, skip_loop_filter: bool = Tr
             ctx.options = options
             ctx.thread_count = max(1, int(threads))
             ctx.thread_type = "SLICE" if threads <= 1 else "AUTO"
-            vectors, types = [], []
-            for frame in container.decode(stream):
-                vectors.append(_frame_vectors(frame))
-                types.append(_PICT_TYPES.get(int(frame.pict_type), "?"))
+            h264 = ctx.name == "h264"
+            length_size = _h264_length_size(ctx.extradata) if h264 else 0
+            ref_by_pts: dict = {}
+            decoded = []
+            for packet in container.demux(stream):
+                if h264 and packet.size:
+                    ref_by_pts[packet.pts] = _h264_is_reference(bytes(packet), length_size)
+                for frame in packet.decode():
+                    decoded.append((frame.pts, _frame_vectors(frame),
+                                    _PICT_TYPES.get(int(frame.pict_type), "?")))
+            vectors = [v for _, v, _ in decoded]
+            types = [t for _, _, t in decoded]
+            refs = []
+            for pts, _, t in decoded:
+                r = ref_by_pts.get(pts)
+                refs.append(t in _ANCHOR if r is None else bool(r))
             width, height = ctx.width, ctx.height
     except VideoError:
         raise
@@ -77,29 +121,29 @@ def read_vectors(path: str | Path, threads: int = 1, skip_loop_filter: bool = Tr
         raise VideoError(path, "not decodable", f"pyav: {str(exc)[:200]}") from exc
     if not vectors:
         raise VideoError(path, "no decodable frames")
-    return vectors, types, width, height
+    return vectors, types, refs, width, height
 
 
-def _anchor_distances(types: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Display distance from each frame to the previous / next anchor (I or P) frame (0 = none)."""
-    n = len(types)
+def _reference_distances(refs: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """Display distance from each frame to the previous / next reference frame (0 = none)."""
+    n = len(refs)
     back, ahead = np.zeros(n, np.int32), np.zeros(n, np.int32)
     last = None
     for t in range(n):
         if last is not None:
             back[t] = t - last
-        if types[t] in _ANCHOR:
+        if refs[t]:
             last = t
     nxt = None
     for t in range(n - 1, -1, -1):
         if nxt is not None:
             ahead[t] = nxt - t
-        if types[t] in _ANCHOR:
+        if refs[t]:
             nxt = t
     return back, ahead
 
 
-def block_field(vectors, types, width: int, height: int) -> dict[str, np.ndarray]:
+def block_field(vectors, refs, width: int, height: int) -> dict[str, np.ndarray]:
     """Per-frame forward motion on the 4x4 cell grid.
 
     Returns field float32 [F, ceil(H/4), ceil(W/4), 2] (dx, dy) per frame, known bool
@@ -108,7 +152,7 @@ def block_field(vectors, types, width: int, height: int) -> dict[str, np.ndarray
     """
     n = len(vectors)
     gh, gw = -(-height // CELL), -(-width // CELL)
-    back, ahead = _anchor_distances(types)
+    back, ahead = _reference_distances(refs)
     flat, vxs, vys = [], [], []
     for t, vec in enumerate(vectors):
         if vec is None:
@@ -151,10 +195,11 @@ def block_field(vectors, types, width: int, height: int) -> dict[str, np.ndarray
 
 def extract(path: str | Path, threads: int = 1, skip_loop_filter: bool = True) -> dict[str, np.ndarray]:
     """Cache entry arrays for one video: field float16 [F, H/4, W/4, 2], known, missing,
-    pict_type uint8 [F] (ASCII of I/P/B)."""
-    vectors, types, width, height = read_vectors(path, threads, skip_loop_filter)
-    out = block_field(vectors, types, width, height)
+    pict_type uint8 [F] (ASCII of I/P/B), reference bool [F]."""
+    vectors, types, refs, width, height = read_vectors(path, threads, skip_loop_filter)
+    out = block_field(vectors, refs, width, height)
     out["field"] = out["field"].astype(np.float16)
     out["pict_type"] = np.frombuffer("".join(types).encode(), np.uint8).copy()
+    out["reference"] = np.array(refs, bool)
     out["size"] = np.array([height, width], np.int32)
     return out
