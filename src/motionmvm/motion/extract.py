@@ -123,16 +123,14 @@ def process_clip(kind: str, clip_id: str, video: str, out: str, settings_hash: s
 
 
 def _init_worker() -> None:
-    # One core per worker: the pool provides the parallelism.
+    # One core per worker: the pool provides the parallelism. torch (RAFT) reads OMP_NUM_THREADS
+    # when it is first imported; importing it here would cost seconds per worker for nothing.
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import cv2
 
     cv2.setNumThreads(1)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
 
 
 def _run_pool(jobs: list[tuple], workers: int, fn: Callable) -> tuple[dict, list[tuple]]:
