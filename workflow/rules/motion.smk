@@ -1,0 +1,58 @@
+# Motion extraction (area: motion): one rule per kind, each `motionmvm motion <kind>`.
+# Output: the per-kind cache directory cache/P/<dataset>/motion/<kind>/ holding one <clip_id>.npz
+# per video plus settings.json, summary.json and failed.json (files inside a directory output
+# cannot be declared separately). A rerun only recomputes entries whose settings hash changed.
+
+# Which cached motion each pretraining method reads.
+MOTION_KIND_OF_METHOD = {"mgm": "mv", "mgmae": "flow", "demvm": "klt", "mme": "traj"}
+MOTION_KINDS = sorted({MOTION_KIND_OF_METHOD[m] for m in EXP["methods"] if m in MOTION_KIND_OF_METHOD})
+
+
+def motion_manifest(wildcards):
+    """The dataset manifest summary the extraction reads."""
+    return f"{DATA}/{wildcards.dataset}/manifest.json"
+
+
+rule motion_mv:
+    input:
+        motion_manifest,
+    output:
+        directory(f"{CACHE}/{{dataset}}/motion/mv"),
+    threads: CFG["motion"]["workers"]
+    shell:
+        "motionmvm motion mv {ARGS} --dataset {wildcards.dataset}"
+
+
+rule motion_flow:
+    input:
+        motion_manifest,
+    output:
+        directory(f"{CACHE}/{{dataset}}/motion/flow"),
+    threads: CFG["motion"]["workers"]
+    shell:
+        "motionmvm motion flow {ARGS} --dataset {wildcards.dataset}"
+
+
+rule motion_klt:
+    input:
+        motion_manifest,
+    output:
+        directory(f"{CACHE}/{{dataset}}/motion/klt"),
+    threads: CFG["motion"]["workers"]
+    shell:
+        "motionmvm motion klt {ARGS} --dataset {wildcards.dataset}"
+
+
+rule motion_traj:
+    input:
+        motion_manifest,
+    output:
+        directory(f"{CACHE}/{{dataset}}/motion/traj"),
+    threads: CFG["motion"]["workers"]
+    shell:
+        "motionmvm motion traj {ARGS} --dataset {wildcards.dataset}"
+
+
+ALL_TARGETS.extend(
+    f"{CACHE}/{EXP['pretrain_dataset']}/motion/{kind}" for kind in MOTION_KINDS
+)
