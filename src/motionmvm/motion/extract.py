@@ -59,7 +59,7 @@ def build_settings(kind: str, mcfg: dict) -> dict:
     s: dict = {"kind": kind, "format_version": cache.FORMAT_VERSION}
     if kind == "mv":
         s.update(algorithm="codec motion vectors (FFmpeg export_mvs via PyAV)",
-                 params={"skip_loop_filter": mcfg["mv"]["skip_loop_filter"], "cell": 4,
+                 params={"cell": 4,
                          "normalize": "display distance to the nearest reference frame (H.264 nal_ref_idc; else I/P)",
                          "direction": "forward, dx right dy down, frame t-1 -> t"},
                  quantization={"field": "float16"})
@@ -86,7 +86,8 @@ def compute_entry(kind: str, video: str | Path, mcfg: dict) -> dict:
         from motionmvm.motion import mv
 
         return mv.extract(video, threads=mcfg.get("decoder_threads", 1),
-                          skip_loop_filter=mcfg["mv"]["skip_loop_filter"])
+                          skip_loop_filter=mcfg["mv"]["skip_loop_filter"],
+                          skip_idct=mcfg["mv"]["skip_idct"])
     from motionmvm.data.video import read_frames
 
     frames = read_frames(video)
@@ -158,6 +159,10 @@ def run(kind: str, dataset_dir: str | Path, cache_root: str | Path, mcfg: dict,
     from motionmvm.data import manifest
 
     t0 = time.time()
+    if kind in ("flow", "traj"):
+        from motionmvm.motion.flow import check_available
+
+        check_available(mcfg["flow"])  # a missing TV-L1 / RAFT weights fails once, up front
     dataset_dir, out_dir = Path(dataset_dir), cache.kind_dir(cache_root, kind)
     settings = build_settings(kind, mcfg)
     shash = settings["settings_hash"]

@@ -122,6 +122,19 @@ def raft(frames: np.ndarray, weights: str | Path | None, iterations: int = 12,
     return out
 
 
+def check_available(cfg: dict) -> None:
+    """Raise FlowUnavailable before any work when `motion.flow` names an algorithm that cannot run."""
+    algo = cfg["algorithm"]
+    if algo == "tvl1":
+        tvl1(np.zeros((2, 8, 8, 3), np.uint8))  # raises with the reason when cv2.optflow is absent
+    elif algo == "raft_small":
+        weights = cfg.get("raft", {}).get("weights")
+        if not weights:
+            load_raft_small(weights)  # raises: no path given
+        if not Path(weights).is_file():
+            raise FlowUnavailable(f"RAFT-small weights file not found: {weights}")
+
+
 def compute(frames: np.ndarray, cfg: dict) -> np.ndarray:
     """Forward flow [F-1, H, W, 2] with the algorithm and settings of params `motion.flow`."""
     algo = cfg["algorithm"]
