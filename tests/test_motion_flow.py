@@ -140,5 +140,12 @@ def test_flow_is_bounded_for_trajectories():
 def test_hog_bins_follow_gradient_orientation():
     y = np.arange(32, dtype=np.float32)[:, None].repeat(32, 1)
     stripes = (0.5 + 0.5 * np.sin(y / 2.0)).astype(np.float32)  # gradient along y: 90 degrees
-    hist = traj.orientation_histograms(stripes, bins=9, cell=8)[:, 16, 16]
+    hist = traj.orientation_histograms(stripes, bins=9, cell=8)[16, 16]
     assert hist.argmax() == 4 and hist[4] > 0.95 * hist.sum()
+
+
+def test_hog_votes_split_linearly_between_neighbouring_bins():
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
+    ramp = (xx + yy) / 100.0  # gradient at 45 degrees: bin position 45/20 - 0.5 = 1.75
+    hist = traj.orientation_histograms(ramp, bins=9, cell=8)[16, 16]
+    np.testing.assert_allclose(hist[[1, 2]] / hist.sum(), [0.25, 0.75], atol=1e-4)

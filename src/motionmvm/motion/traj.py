@@ -24,23 +24,26 @@ def grid(height: int, width: int, patch: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def orientation_histograms(gray: np.ndarray, bins: int, cell: int) -> np.ndarray:
-    """HOG cell histogram centred on every pixel: [bins, H, W] float32 (box sum over cell x cell).
+    """HOG cell histogram centred on every pixel: [H, W, bins] float32 (box sum over cell x cell).
 
-    gray: [H, W] float32 in [0, 1]. Gradients with the centred [-1, 0, 1] kernel (Dalal & Triggs).
+    gray: [H, W] float32 in [0, 1]. Gradients with the centred [-1, 0, 1] kernel (Dalal & Triggs);
+    each pixel votes its magnitude into the two nearest of `bins` unsigned orientation bins.
     """
     import cv2
 
     gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=1)
     gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=1)
-    mag = np.hypot(gx, gy)
-    ang = np.mod(np.arctan2(gy, gx), np.pi) / np.pi * bins  # unsigned, in [0, bins)
-    lo = np.floor(ang - 0.5).astype(np.int64)  # bin centres at (b + 0.5)
-    frac = (ang - 0.5 - lo).astype(np.float32)
-    votes = np.zeros((bins, *gray.shape), np.float32)
-    for b in range(bins):
-        votes[b] = mag * ((lo % bins == b) * (1 - frac) + ((lo + 1) % bins == b) * frac)
-    return np.stack([cv2.boxFilter(v, -1, (cell, cell), normalize=False,
-                                   borderType=cv2.BORDER_CONSTANT) for v in votes])
+    mag = np.hypot(gx, gy).ravel()
+    pos = (np.mod(np.arctan2(gy, gx), np.pi) * (bins / np.pi) - 0.5).ravel()  # bin centres b + 0.5
+    lo = np.floor(pos)
+    frac = (pos - lo).astype(np.float32)
+    lo = lo.astype(np.int64) % bins
+    votes = np.zeros((mag.size, bins), np.float32)
+    rows = np.arange(mag.size)
+    votes[rows, lo] = mag * (1 - frac)
+    votes[rows, (lo + 1) % bins] += mag * frac
+    return cv2.boxFilter(votes.reshape(*gray.shape, bins), -1, (cell, cell), normalize=False,
+                         borderType=cv2.BORDER_CONSTANT)
 
 
 def _sample(field: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -64,7 +67,7 @@ def trajectories(frames: np.ndarray, flow: np.ndarray, length: int = 6, patch: i
         raise ValueError(f"video has {f} frames; trajectories of length {length} need more than {length}")
     flow = np.clip(flow, -bound, bound).astype(np.float32)
     gray = [cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0 for x in frames]
-    hists = [orientation_histograms(g, bins, cell).transpose(1, 2, 0).copy() for g in gray[: f - 1]]
+    hists = [orientation_histograms(g, bins, cell) for g in gray[: f - 1]]
     xs, ys = grid(h, w, patch)
     gx, gy = np.meshgrid(xs, ys)
     n = gx.size
