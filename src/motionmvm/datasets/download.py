@@ -114,7 +114,10 @@ def download(url: str, dest: str | Path, *, checksum: str | None = None, retries
     try:
         while True:
             offset = part.stat().st_size if part.exists() else 0
-            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            # identity: byte ranges must refer to the file itself, not to a gzip stream of it
+            headers = {"Accept-Encoding": "identity"}
+            if offset:
+                headers["Range"] = f"bytes={offset}-"
             received = 0
             try:
                 with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
@@ -138,6 +141,9 @@ def download(url: str, dest: str | Path, *, checksum: str | None = None, retries
                     else:  # 200: the server sends the whole file (Range ignored or first attempt)
                         offset, mode = 0, "wb"
                     total = _total_size(resp, offset)
+                    # Keep the bytes of a cut-off response (urllib3 would drop the last chunk
+                    # with IncompleteRead); the size check below notices the cut instead.
+                    resp.raw.enforce_content_length = False
                     bar.reset(total=total)
                     bar.update(offset)
                     with open(part, mode) as f:

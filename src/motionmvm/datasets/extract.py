@@ -199,3 +199,14 @@ def safe_extract(archive: str | Path, target: str | Path) -> list[Path]:
                 shutil.copyfileobj(src, out, 1 << 20)
             written.append(dest)
     return written
+
+
+def rar_backend() -> str | None:
+    """Name of the external rar tool rarfile will use, or None when none is installed."""
+    import rarfile
+
+    try:
+        setup = rarfile.tool_setup()
+    except rarfile.RarCannotExec:
+        return None
+    return setup.get_cmdline("check_cmd", None)[0]
