@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +138,44 @@ def test_rar_through_backend(tmp_path, monkeypatch):
     arc = write_rar4(tmp_path / "a.rar", [("cls/v.avi", b"video bytes", "file")])
     safe_extract(arc, tmp_path / "out")
     assert (tmp_path / "out/cls/v.avi").read_bytes() == b"video bytes"
+    # the whole-archive path used for compressed archives, with the real tool
+    from motionmvm.datasets import extract
+
+    checked = [(m.name, m) for m in extract.list_members(arc)]
+    (tmp_path / "bulk").mkdir()
+    extract._rar_with_tool(arc, (tmp_path / "bulk").resolve(), checked)
+    assert (tmp_path / "bulk/cls/v.avi").read_bytes() == b"video bytes"
+
+
+@pytest.fixture
+def fake_bsdtar(tmp_path, monkeypatch):
+    """Make rarfile pick a stand-in bsdtar (a script reading fixtures.rar4 archives)."""
+    import sys
+
+    import rarfile
+
+    script = tmp_path / "bsdtar"
+    here = Path(__file__).resolve().parent / "fixtures" / "fake_bsdtar.py"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} {here} \"$@\"\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(rarfile, "BSDTAR_TOOL", str(script))
+    monkeypatch.setattr(rarfile, "tool_setup",
+                        lambda *a, **k: rarfile.ToolSetup(rarfile.BSDTAR_CONFIG))
+    return script
+
+
+def test_compressed_rar_goes_through_backend_in_one_call(tmp_path, fake_bsdtar):
+    arc = write_rar4(tmp_path / "a.rar", [("cls/v1.avi", b"one", "file"), ("cls/v2.avi", b"two", "file")],
+                     method=0x33)
+    files = safe_extract(arc, tmp_path / "out")
+    assert sorted(p.name for p in files) == ["v1.avi", "v2.avi"]
+    assert (tmp_path / "out/cls/v2.avi").read_bytes() == b"two"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["cls"]  # staging folder removed
+
+
+def test_backend_writing_unlisted_paths_is_refused(tmp_path, fake_bsdtar, monkeypatch):
+    monkeypatch.setenv("FAKE_BSDTAR_EVIL", "1")
+    arc = write_rar4(tmp_path / "a.rar", [("v.avi", b"one", "file")], method=0x33)
+    with pytest.raises(ExtractError, match="sneaky"):
+        safe_extract(arc, tmp_path / "out")
+    assert written(tmp_path / "out") == []

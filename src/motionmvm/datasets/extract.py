@@ -37,6 +37,7 @@ class Member:
     kind: str
     link: str | None = None
     open: Callable[[], IO[bytes]] | None = None
+    compressed: bool = False  # rar only: needs the external backend
 
 
 def is_archive(path: str | Path) -> bool:
@@ -120,8 +121,10 @@ def _rar_members(archive: Path) -> list[Member]:
         elif info.is_dir():
             out.append(Member(info.filename, "dir"))
         else:
-            needs_tool |= info.compress_type != rarfile.RAR_M0
-            out.append(Member(info.filename, "file", open=lambda i=info: rf.open(i)))
+            compressed = info.compress_type != rarfile.RAR_M0
+            needs_tool |= compressed
+            out.append(Member(info.filename, "file", open=lambda i=info: rf.open(i),
+                              compressed=compressed))
     if needs_tool:
         try:
             rarfile.tool_setup()
@@ -175,6 +178,8 @@ def safe_extract(archive: str | Path, target: str | Path) -> list[Path]:
 
     target.mkdir(parents=True, exist_ok=True)
     root = Path(os.path.realpath(target))
+    if any(m.compressed for _, m in checked):
+        return _rar_with_tool(archive, root, checked)
     written = []
     for name, m in checked:
         dest = root / name
@@ -199,6 +204,59 @@ def safe_extract(archive: str | Path, target: str | Path) -> list[Path]:
                 shutil.copyfileobj(src, out, 1 << 20)
             written.append(dest)
     return written
+
+
+# Whole-archive extraction commands per backend (rarfile's config names them *_TOOL). Reading
+# 13k compressed members one by one through the tool would rescan the archive each time.
+_RAR_EXTRACT = {
+    "UNRAR_TOOL": lambda t, a, d: [t, "x", "-o+", "-y", "-idq", a, d + os.sep],
+    "UNAR_TOOL": lambda t, a, d: [t, "-q", "-f", "-D", "-o", d, a],
+    "SEVENZIP_TOOL": lambda t, a, d: [t, "x", "-y", "-bd", f"-o{d}", a],
+    "SEVENZIP2_TOOL": lambda t, a, d: [t, "x", "-y", "-bd", f"-o{d}", a],
+    "BSDTAR_TOOL": lambda t, a, d: [t, "-x", "-f", a, "-C", d],
+}
+
+
+def _rar_with_tool(archive: Path, root: Path, checked: list[tuple[str, Member]]) -> list[Path]:
+    """Extract a compressed rar (members already checked) with the backend into a fresh staging
+    folder, check what the tool wrote, then move it into `root`."""
+    import subprocess
+    import tempfile
+
+    import rarfile
+
+    setup = rarfile.tool_setup()
+    tool = setup.get_cmdline("check_cmd", None)[0]
+    command = _RAR_EXTRACT[setup.setup["open_cmd"][0]]
+    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=root))
+    try:
+        proc = subprocess.run(command(tool, str(archive), str(staging)), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ExtractError(f"{archive}: {os.path.basename(tool)} failed ({proc.returncode}): "
+                               f"{(proc.stderr or proc.stdout).strip()[-500:]}")
+        expected = {name for name, _ in checked}
+        moves = []
+        for path in sorted(staging.rglob("*")):
+            rel = path.relative_to(staging).as_posix()
+            if path.is_dir() and not path.is_symlink():
+                continue
+            if rel not in expected:
+                raise ExtractError(f"{archive}: {os.path.basename(tool)} wrote {rel!r}, which the "
+                                   "archive listing does not name; refused")
+            if path.is_symlink():
+                _check_link(Member(rel, "symlink", os.readlink(path)), rel, archive)
+            moves.append((path, root / rel))
+        written = []
+        for src, dest in moves:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not _inside(root, dest.parent):
+                raise ExtractError(f"{archive}: {dest} would be written outside {root}; refused")
+            os.replace(src, dest)
+            if not dest.is_symlink():
+                written.append(dest)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def rar_backend() -> str | None:
