@@ -114,7 +114,11 @@ def _rar_members(archive: Path) -> list[Member]:
     for info in infos:
         redir = getattr(info, "file_redir", None)
         if info.is_symlink():
-            target = redir[2] if redir else rf.read(info).decode()
+            try:  # rar3 keeps the target as the member's data, rar5 in the header
+                target = redir[2] if redir else rf.read(info).decode()
+            except (rarfile.Error, UnicodeDecodeError) as exc:
+                raise ExtractError(f"{archive}: cannot read the target of link {info.filename!r} "
+                                   f"({exc}); refused") from None
             out.append(Member(info.filename, "symlink", target))
         elif redir:  # rar5 hard link or file copy: target relative to the archive root
             out.append(Member(info.filename, "hardlink", redir[2]))
