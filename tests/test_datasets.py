@@ -209,3 +209,22 @@ def test_source_folder_is_used_in_place(cfg, tmp_path):
     src = official.diving48(tmp_path / "elsewhere")
     summary = prepare("diving48", cfg, source=str(src), progress=False)
     assert summary["source"] == str(src) and summary["videos"] == 9
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"ucf101": {"split": 4}}, r"datasets.ucf101.split: 4 is out of range \[1, 3\]"),
+    ({"hmdb51": {"rooot": "x"}}, r"unknown key datasets.hmdb51.rooot"),
+    ({"k400": {"max_missing": 1.5}}, r"datasets.k400.max_missing: 1.5 is out of range \[0, 1\]"),
+    ({"diving48": {"url": "ftp://x/y.tar"}}, r"datasets.diving48.url"),
+    ({"ssv2": {"checksum": "sha1:abc"}}, r"datasets.ssv2.checksum"),
+    ({"download": {"retries": -1}}, r"datasets.download.retries"),
+])
+def test_schema_refuses_bad_dataset_params(override, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(REPO / "params.yaml", "paper", overrides={"datasets": override})
+
+
+def test_paper_profile_params_are_valid():
+    cfg = config.load(REPO / "params.yaml", "paper")
+    assert cfg["datasets"]["ucf101"]["split"] == 1
+    assert cfg["datasets"]["k400"]["url"] is None  # YouTube ids: manual
