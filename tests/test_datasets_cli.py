@@ -95,6 +95,16 @@ def test_prepare_from_source_archive(tmp_path, ucf_archives):
     assert len((tmp_path / "data/smoke/ucf101/trainlist03.txt").read_text().splitlines()) == 12
 
 
+def test_prepare_from_several_source_archives(tmp_path, ucf_archives):
+    rar, zipped = ucf_archives
+    params = write_params(tmp_path, {"url": None, "checksum": None})
+    (tmp_path / "splits.zip").write_bytes(zipped)
+    (tmp_path / "UCF101.rar").write_bytes(rar)
+    assert run(params, "--dataset", "ucf101", "--source", str(tmp_path / "splits.zip"),
+               str(tmp_path / "UCF101.rar")) == 0
+    assert (tmp_path / "data/smoke/ucf101/classInd.txt").read_text().startswith("0 ApplyEyeMakeup\n")
+
+
 def test_prepare_manual_dataset_message(tmp_path, capsys):
     params = write_params(tmp_path, {})
     assert run(params, "--dataset", "hmdb51") == 1

@@ -118,3 +118,12 @@ def test_verify_bare_hex(tmp_path):
     verify(p, hashlib.sha256(DATA).hexdigest())
     with pytest.raises(ChecksumError):
         verify(p, hashlib.md5(b"other").hexdigest())
+
+
+def test_no_range_support_and_drops_gives_up(tmp_path):
+    # every answer restarts at byte 0 and stops at 6000: no progress, bounded number of tries
+    with serve({"/f.bin": DATA}, mode="norange-drop", drop_after=6000) as (url, log):
+        with pytest.raises(DownloadError, match="gave up after 3 retries"):
+            download(f"{url}/f.bin", tmp_path / "f.bin", checksum=SHA, **FAST)
+    assert len(log) == 5  # first answer grows the file, then 1 + 3 retries without growth
+    assert (tmp_path / "f.bin.part").stat().st_size == 6000

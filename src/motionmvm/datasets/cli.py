@@ -1,4 +1,4 @@
-"""`motionmvm prepare --dataset NAME [--source PATH_OR_URL]`: a real dataset into the common layout."""
+"""`motionmvm prepare --dataset NAME [--source PATH_OR_URL ...]`: a real dataset into the common layout."""
 from __future__ import annotations
 
 import sys
@@ -31,10 +31,10 @@ def register(subparsers) -> None:
                               "into data/<profile>/<dataset>/")
     add_config_args(p)
     p.add_argument("--dataset", required=True, choices=DATASETS)
-    p.add_argument("--source", default=None,
-                   help="URL, archive or folder with the official files (default: params "
-                        "datasets.<name>.root, then .url)")
-    p.add_argument("--checksum", default=None, help="sha256:<hex> or md5:<hex> of --source")
+    p.add_argument("--source", nargs="+", default=None,
+                   help="URLs, archives and/or one folder with the official files (default: "
+                        "params datasets.<name>.root, then .url)")
+    p.add_argument("--checksum", default=None, help="sha256:<hex> or md5:<hex> of a single --source")
     p.add_argument("--out", default=None, help="output folder (default: <data>/<profile>/<dataset>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_prepare)

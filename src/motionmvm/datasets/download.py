@@ -3,8 +3,9 @@
 - Bytes go to `<dest>.part`; a dropped connection keeps them and the next attempt asks for the rest
   with `Range: bytes=<have>-`. A server that ignores Range (200 instead of 206) restarts the file.
 - Failures that may be transient (connection reset, timeout, HTTP 408/429/5xx) are retried with
-  exponential back-off `backoff * 2**k` (k = consecutive failures without new bytes); any progress
-  resets k, so a flaky server that always sends *some* bytes still finishes the file.
+  exponential back-off `backoff * 2**k` (k = consecutive failures that did not grow the file past
+  its largest size so far); growth resets k, so a flaky server that always sends *some* more bytes
+  still finishes the file, and one that restarts from 0 and drops at the same place gives up.
 - The file is renamed onto `dest` only after the size and the checksum match; a file whose digest
   differs is deleted and ChecksumError names both digests.
 Checksums are written `sha256:<hex>` or `md5:<hex>` (a bare 64/32-hex string means sha256/md5).
@@ -109,6 +110,7 @@ def download(url: str, dest: str | Path, *, checksum: str | None = None, retries
     part = dest.with_name(dest.name + ".part")
     session = session or requests.Session()
     failures = 0
+    best = 0  # largest .part size reached: only growth beyond it counts as progress
     last_error = ""
     bar = tqdm(desc=dest.name, unit="B", unit_scale=True, disable=not progress, leave=False)
     try:
@@ -118,7 +120,6 @@ def download(url: str, dest: str | Path, *, checksum: str | None = None, retries
             headers = {"Accept-Encoding": "identity"}
             if offset:
                 headers["Range"] = f"bytes={offset}-"
-            received = 0
             try:
                 with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
                     if resp.status_code == 416 and offset:
@@ -149,7 +150,6 @@ def download(url: str, dest: str | Path, *, checksum: str | None = None, retries
                     with open(part, mode) as f:
                         for block in resp.iter_content(CHUNK):
                             f.write(block)
-                            received += len(block)
                             bar.update(len(block))
                     size = part.stat().st_size
                     if total is not None and size != total:
@@ -158,7 +158,9 @@ def download(url: str, dest: str | Path, *, checksum: str | None = None, retries
             except (requests.ConnectionError, requests.Timeout, requests.HTTPError,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 last_error = str(exc)
-                failures = 0 if received else failures + 1
+                size = part.stat().st_size if part.exists() else 0
+                failures = 0 if size > best else failures + 1
+                best = max(best, size)
                 if failures > retries:
                     raise DownloadError(f"{url}: gave up after {retries} retries without progress; "
                                         f"last error: {last_error}; partial data kept in {part} "

@@ -1,8 +1,8 @@
 """`prepare`: bring one real dataset into the common layout.
 
 Where the official files come from, first match wins:
-  1. `source` (CLI --source): a URL (downloaded and extracted into `root`), an archive (extracted
-     into `root`) or a folder (used in place);
+  1. `source` (CLI --source, one or more): URLs (downloaded and extracted into `root`), archives
+     (extracted into `root`) and at most one folder (used in place; default `root`);
   2. `datasets.<name>.root` when it already holds files (the user's copy of the official files);
   3. `datasets.<name>.url` (one URL or a list, with `checksum` alike): downloaded into
      `<root>/downloads/`, archives extracted into `root`, other files linked there;
@@ -79,7 +79,7 @@ def fetch(urls: list[str], checksums: list, root: Path, dcfg: dict, progress: bo
     return records
 
 
-def prepare(name: str, cfg: dict, source: str | None = None, checksum: str | None = None,
+def prepare(name: str, cfg: dict, source: str | list[str] | None = None, checksum: str | None = None,
             out: str | Path | None = None, progress: bool = True) -> dict:
     """Convert dataset `name` into `<data>/<profile>/<name>/`; returns the prepare.json summary."""
     mod = adapter(name)
@@ -91,20 +91,27 @@ def prepare(name: str, cfg: dict, source: str | None = None, checksum: str | Non
     root = Path(spec["root"])
     dcfg = cfg["datasets"]["download"]
     downloads: list[dict] = []
-    if source and is_url(source):
-        downloads = fetch([source], [checksum] if checksum else [], root, dcfg, progress)
+    sources = _as_list(source)
+    if checksum and len(sources) != 1:
+        raise DatasetError("--checksum needs exactly one --source")
+    if sources:
         src = root
-    elif source:
-        path = Path(source)
-        if not path.exists():
-            raise DatasetError(f"--source {source}: no such file or folder")
-        if path.is_file():
+        for item in sources:
+            if is_url(item):
+                downloads += fetch([item], [checksum] if checksum else [], root, dcfg, progress)
+                continue
+            path = Path(item)
+            if not path.exists():
+                raise DatasetError(f"--source {item}: no such file or folder")
+            if path.is_dir():
+                if src != root:
+                    raise DatasetError("--source: give at most one folder (archives and URLs are "
+                                       f"extracted into {root})")
+                src = path
+                continue
             if checksum:
                 dl.verify(path, checksum)
             _unpack(path, root)
-            src = root
-        else:
-            src = path
     elif _has_files(root):
         src = root
     elif spec.get("url"):
