@@ -228,3 +228,15 @@ def test_paper_profile_params_are_valid():
     cfg = config.load(REPO / "params.yaml", "paper")
     assert cfg["datasets"]["ucf101"]["split"] == 1
     assert cfg["datasets"]["k400"]["url"] is None  # YouTube ids: manual
+
+
+def test_video_index_follows_links_without_looping(tmp_path):
+    from motionmvm.datasets.layout import index_videos
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/x.mp4").write_bytes(b"v")
+    (tmp_path / "a/loop").symlink_to(tmp_path)  # a link back up the tree
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere/y.avi").write_bytes(b"v")
+    (tmp_path / "a/linked").symlink_to(tmp_path / "elsewhere")
+    assert sorted(index_videos(tmp_path / "a")) == ["x.mp4", "y.avi"]

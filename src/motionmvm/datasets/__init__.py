@@ -13,4 +13,6 @@ format to the project's common layout under `data/<profile>/<dataset>/`:
 from motionmvm.datasets.errors import (ChecksumError, DatasetError, DownloadError, ExtractError,
                                        ManualDownloadRequired)
 
-__all__ = ["ChecksumError", "DatasetError", "DownloadError", "ExtractError", "ManualDownloadRequired"]
+NAMES = ("ucf101", "hmdb51", "mimetics", "diving48", "ssv2", "k400")
+
+__all__ = ["NAMES", "ChecksumError", "DatasetError", "DownloadError", "ExtractError", "ManualDownloadRequired"]

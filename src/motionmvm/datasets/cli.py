@@ -4,8 +4,7 @@ from __future__ import annotations
 import sys
 
 from motionmvm.common_args import add_config_args, load_config
-
-DATASETS = ("ucf101", "hmdb51", "mimetics", "diving48", "ssv2", "k400")
+from motionmvm.datasets import NAMES
 
 
 def _prepare(args) -> int:
@@ -30,7 +29,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("prepare", help="download (where possible) and convert a real dataset "
                               "into data/<profile>/<dataset>/")
     add_config_args(p)
-    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--dataset", required=True, choices=NAMES)
     p.add_argument("--source", nargs="+", default=None,
                    help="URLs, archives and/or one folder with the official files (default: "
                         "params datasets.<name>.root, then .url)")

@@ -41,9 +41,19 @@ def find_file(root: Path, name: str, what: str, layout: str) -> Path:
 
 
 def index_videos(root: Path, key=lambda p: p.name) -> dict[str, Path]:
-    """Video files below `root` keyed by `key(path)`; the first in sorted order wins on a tie."""
+    """Video files below `root` keyed by `key(path)`; the first in sorted order wins on a tie.
+
+    Symlinked folders are followed (datasets often live elsewhere), each real folder once, so a
+    link to a parent folder cannot make the walk loop."""
     out: dict[str, Path] = {}
-    for dirpath, _, files in sorted(os.walk(root, followlinks=True)):
+    visited: set[str] = set()
+    for dirpath, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:
+            dirs[:] = []
+            continue
+        visited.add(real)
+        dirs.sort()
         for f in sorted(files):
             if f.lower().endswith(VIDEO_SUFFIXES):
                 p = Path(dirpath) / f

@@ -14,13 +14,11 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from motionmvm.datasets import NAMES
 from motionmvm.datasets import download as dl
 from motionmvm.datasets import layout
 from motionmvm.datasets.errors import DatasetError, ManualDownloadRequired
 from motionmvm.datasets.extract import is_archive, safe_extract
-
-NAMES = ("ucf101", "hmdb51", "mimetics", "diving48", "ssv2", "k400")
-
 
 def adapter(name: str):
     if name not in NAMES:

@@ -37,12 +37,13 @@ def read_class_index(path: Path) -> list[str]:
 
 
 def convert(source: Path, work: Path, max_missing: float) -> Converted:
-    classes = read_class_index(find_file(source, "classInd.txt", NAME, LAYOUT))
-    split_dir = find_file(source, "classInd.txt", NAME, LAYOUT).parent
+    class_index = find_file(source, "classInd.txt", NAME, LAYOUT)
+    classes = read_class_index(class_index)
+    split_dir = class_index.parent
     by_name = {n: i for i, n in enumerate(classes)}
     videos = index_videos(source, key=lambda p: p.name.lower())
     conv = Converted(classes=classes, splits={})
-    missing = set()
+    missing, seen = set(), set()
     for k in SPLITS:
         conv.splits[k] = {}
         for part in ("train", "test"):
@@ -59,6 +60,7 @@ def convert(source: Path, work: Path, max_missing: float) -> Converted:
                 label = by_name[cls]
                 if part == "train" and (len(row) != 2 or int(row[1]) - 1 != label):
                     raise DatasetError(f"{path}: {' '.join(row)!r}: label must be the classInd id of {cls}")
+                seen.add(rel)
                 name = rel.split("/")[-1]
                 video = videos.get(name.lower())
                 if video is None:
@@ -67,5 +69,5 @@ def convert(source: Path, work: Path, max_missing: float) -> Converted:
                 clips.append(Clip(video, f"videos/{cls}/{video.name}", label))
             conv.splits[k][part] = clips
     conv.missing = sorted(missing)
-    conv.listed = len({c.rel for s in conv.splits.values() for p in s.values() for c in p}) + len(missing)
+    conv.listed = len(seen)
     return conv
