@@ -110,3 +110,17 @@ def test_prepare_manual_dataset_message(tmp_path, capsys):
     assert run(params, "--dataset", "hmdb51") == 1
     err = capsys.readouterr().err
     assert "cannot be downloaded automatically" in err and str(tmp_path / "raw/hmdb51") in err
+
+
+def test_interrupted_fetch_is_completed_by_the_next_run(tmp_path, ucf_archives):
+    rar, zipped = ucf_archives
+    paths = ["/UCF101TrainTestSplits-RecognitionTask.zip", "/UCF101.rar"]
+    with serve({paths[0]: zipped}) as (url, _):  # the rar is not there yet (404)
+        params = write_params(tmp_path, {"url": [url + p for p in paths], "checksum": None})
+        assert run(params, "--dataset", "ucf101") == 1
+    with serve({paths[0]: zipped, paths[1]: rar}, mode="ok") as (url2, log):
+        raw = yaml.safe_load(params.read_text())
+        raw["datasets"]["ucf101"]["url"] = [url2 + p for p in paths]
+        params.write_text(yaml.safe_dump(raw))
+        assert run(params, "--dataset", "ucf101") == 0
+    assert [e["path"] for e in log] == [paths[1]]  # the finished zip was not fetched again

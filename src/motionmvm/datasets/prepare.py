@@ -3,9 +3,10 @@
 Where the official files come from, first match wins:
   1. `source` (CLI --source, one or more): URLs (downloaded and extracted into `root`), archives
      (extracted into `root`) and at most one folder (used in place; default `root`);
-  2. `datasets.<name>.root` when it already holds files (the user's copy of the official files);
-  3. `datasets.<name>.url` (one URL or a list, with `checksum` alike): downloaded into
-     `<root>/downloads/`, archives extracted into `root`, other files linked there;
+  2. `datasets.<name>.url` (one URL or a list, with `checksum` alike) when `root` is empty or has
+     a `downloads/` folder (a fetch this step started): downloaded into `<root>/downloads/`
+     (finished files are kept), archives extracted into `root` once, other files linked there;
+  3. `datasets.<name>.root` when it holds files (the user's copy of the official files);
   4. otherwise ManualDownloadRequired says where to put which files.
 The adapter then writes `<data>/<profile>/<name>/` (see motionmvm.datasets).
 """
@@ -110,10 +111,11 @@ def prepare(name: str, cfg: dict, source: str | list[str] | None = None, checksu
             if checksum:
                 dl.verify(path, checksum)
             _unpack(path, root)
-    elif _has_files(root):
-        src = root
-    elif spec.get("url"):
+    elif spec.get("url") and ((root / "downloads").is_dir() or not _has_files(root)):
+        # an empty root, or one this step started downloading into: fetch (finished files skip)
         downloads = fetch(_as_list(spec["url"]), _as_list(spec.get("checksum")), root, dcfg, progress)
+        src = root
+    elif _has_files(root):
         src = root
     else:
         raise ManualDownloadRequired(manual_message(name, root, mod.MANUAL_REASON))
