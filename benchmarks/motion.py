@@ -84,7 +84,7 @@ def main() -> None:
         "klt": lambda p: klt.extract(read_frames(p, range(length[p.stem])), klt_cfg),
         "traj (dis)": lambda p: (lambda f: traj.trajectories(f, flow.dis(f)))(read_frames(p, range(length[p.stem]))),
         "raft_small cpu": lambda p: flow.raft(read_frames(p, range(length[p.stem])), weights, args.raft_iterations,
-                                              "cpu", model=models["cpu"]),
+                                              "cpu", batch=1, model=models["cpu"]),
     }
     if torch.cuda.is_available():
         models["cuda"] = flow.load_raft_small(weights, "cuda")

@@ -99,7 +99,7 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def raft(frames: np.ndarray, weights: str | Path | None, iterations: int = 12,
-         device: str = "auto", batch: int = 8, model=None) -> np.ndarray:
+         device: str = "auto", batch: int = 1, model=None) -> np.ndarray:
     """RAFT-small (Teed & Deng 2020) flow; input padded (replicate) to a multiple of 8 and >= 128 px, the
     prediction of the last refinement iteration cropped back. frames: [F, H, W, 3] uint8."""
     import torch
@@ -150,7 +150,7 @@ def compute(frames: np.ndarray, cfg: dict) -> np.ndarray:
     if algo == "raft_small":
         r = cfg.get("raft", {})
         return raft(frames, r.get("weights"), r.get("iterations", 12), r.get("device", "auto"),
-                    r.get("batch", 8))
+                    r.get("batch", 1))
     raise ValueError(f"motion.flow.algorithm {algo!r} unknown; allowed: {list(ALGORITHMS)}")
 
 
