@@ -70,13 +70,13 @@ def _mar(args) -> int:
     from motionmvm.eval import protocols
 
     cfg, ds, ddir, out, run_dir = _prepare(args, "mar_finetune")
-    ratio = args.ratio
-    if ratio not in (0.25, 0.5, 0.75):
-        raise SystemExit(f"motionmvm: --ratio {ratio} is not allowed; allowed values are [0.25, 0.5, 0.75]")
-    out = out or run_dir(cfg, "mar_finetune", f"mar_r{round(ratio * 100)}", ds, args.seed)
+    if args.mask_percent not in (25, 50, 75):
+        raise SystemExit(f"motionmvm: --mask-percent {args.mask_percent} is not allowed; allowed values are [25, 50, 75]")
+    ratio = args.mask_percent / 100
+    out = out or run_dir(cfg, "mar_finetune", f"mar_r{args.mask_percent}", ds, args.seed)
     m = protocols.mar_finetune(cfg, dataset_dir=ddir, encoder_path=_encoder_path(cfg, args, "mar_finetune"),
                                out_dir=out, seed=args.seed, ratio=ratio)
-    print(f"mar-finetune r{ratio} {ds} seed {args.seed}: top-1 {m['top1']:.4f}, "
+    print(f"mar-finetune {args.mask_percent}% {ds} seed {args.seed}: top-1 {m['top1']:.4f}, "
           f"{m['gflops_per_view']:.4g} GFLOPs/view ({m['gflops_fraction_of_full']:.2f} of full) -> {out}")
     return 0
 
@@ -147,7 +147,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("mar-finetune", help="MAR fine-tuning (cell running masking) with GFLOPs")
     _common(p)
     p.set_defaults(method="videomae")
-    p.add_argument("--ratio", type=float, default=0.5, help="cell running mask ratio: 0.25, 0.5 or 0.75")
+    p.add_argument("--mask-percent", type=int, default=50, help="cell running mask ratio in percent: 25, 50 or 75")
     p.set_defaults(func=_mar)
     for a in p._actions:  # the encoder is videomae's unless told otherwise
         if a.dest == "method":
