@@ -106,6 +106,7 @@ def test_cli_protocols_and_aggregate(project):
     da = json.loads((project / "runs/smoke/eval/domain_adapt/videomae/synth-to-synth_b/seed0/metrics.json").read_text())
     assert da["eval_classes"] == ["red", "blue"] and 0 <= da["negative_transfer"] <= 1
     assert da["clips_evaluated"] == 6
+    assert da["pretrain_dataset"] == "synth" and da["encoder_method"] == "videomae"
 
     run("aggregate")
     table = (project / "results/smoke/table.csv").read_text()

@@ -51,6 +51,12 @@ def _prepare(args, protocol: str, default_dataset: str | None = None):
     return cfg, dataset, dataset_dir(cfg, dataset), (Path(args.out) if args.out else None), run_dir
 
 
+def _info(cfg: dict, args) -> dict:
+    """Recorded in metrics.json: which pretraining the evaluated encoder comes from."""
+    return {"pretrain_dataset": args.pretrain_dataset or cfg["experiment"]["pretrain_dataset"],
+            "encoder_method": "videomae" if args.method in ("random_init", "scratch", "mar") else args.method}
+
+
 def _cache_dir(cfg: dict, dataset: str, method: str, seed: int) -> Path:
     return Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "features" / method / f"seed{seed}"
 
@@ -61,7 +67,7 @@ def _finetune(args) -> int:
     cfg, ds, ddir, out, run_dir = _prepare(args, "finetune")
     out = out or run_dir(cfg, "finetune", args.method, ds, args.seed)
     m = protocols.finetune(cfg, method=args.method, dataset_dir=ddir, encoder_path=_encoder_path(cfg, args, "finetune"),
-                           out_dir=out, seed=args.seed, protocol_cfg=cfg["eval"]["finetune"])
+                           out_dir=out, seed=args.seed, protocol_cfg=cfg["eval"]["finetune"], info=_info(cfg, args))
     print(f"finetune {args.method} {ds} seed {args.seed}: top-1 {m['top1']:.4f} -> {out}")
     return 0
 
@@ -75,7 +81,7 @@ def _mar(args) -> int:
     ratio = args.mask_percent / 100
     out = out or run_dir(cfg, "mar_finetune", f"mar_r{args.mask_percent}", ds, args.seed)
     m = protocols.mar_finetune(cfg, dataset_dir=ddir, encoder_path=_encoder_path(cfg, args, "mar_finetune"),
-                               out_dir=out, seed=args.seed, ratio=ratio)
+                               out_dir=out, seed=args.seed, ratio=ratio, info=_info(cfg, args))
     print(f"mar-finetune {args.mask_percent}% {ds} seed {args.seed}: top-1 {m['top1']:.4f}, "
           f"{m['gflops_per_view']:.4g} GFLOPs/view ({m['gflops_fraction_of_full']:.2f} of full) -> {out}")
     return 0
@@ -88,7 +94,7 @@ def _linear(args) -> int:
     out = out or run_dir(cfg, "linear_probe", args.method, ds, args.seed)
     m = protocols.linear_probe(cfg, method=args.method, dataset_dir=ddir,
                                encoder_path=_encoder_path(cfg, args, "linear_probe"), out_dir=out,
-                               cache_dir=_cache_dir(cfg, ds, args.method, args.seed), seed=args.seed)
+                               cache_dir=_cache_dir(cfg, ds, args.method, args.seed), seed=args.seed, info=_info(cfg, args))
     print(f"linear-probe {args.method} {ds} seed {args.seed}: top-1 {m['top1']:.4f} -> {out}")
     return 0
 
@@ -102,7 +108,7 @@ def _fewshot(args) -> int:
     out = out or run_dir(cfg, "fewshot", args.method, ds, args.seed)
     m = protocols.fewshot(cfg, method=args.method, dataset_dir=ddir, encoder_path=_encoder_path(cfg, args, "fewshot"),
                           out_dir=out, cache_dir=_cache_dir(cfg, ds, args.method, args.seed), seed=args.seed,
-                          k=args.k or fs["k"], draws=args.draws or fs["draws"])
+                          k=args.k or fs["k"], draws=args.draws or fs["draws"], info=_info(cfg, args))
     ci = m["top1_over_draws"]
     print(f"fewshot {args.method} {ds} seed {args.seed}: top-1 {ci['mean']:.4f} "
           f"[{ci['ci_low']}, {ci['ci_high']}] over {len(m['top1_per_draw'])} draws -> {out}")
@@ -122,7 +128,8 @@ def _domain(args) -> int:
     protocol_cfg = {**cfg["eval"]["finetune"], **{k: v for k, v in da.items() if k not in ("source", "target")}}
     m = protocols.finetune(cfg, method=args.method, dataset_dir=dataset_dir(cfg, src),
                            encoder_path=_encoder_path(cfg, args, "domain_adapt"), out_dir=out, seed=args.seed,
-                           protocol_cfg=protocol_cfg, eval_classes_from=dataset_dir(cfg, tgt))
+                           protocol_cfg=protocol_cfg, eval_classes_from=dataset_dir(cfg, tgt),
+                           info=_info(cfg, args))
     print(f"domain-adapt {args.method} {src}->{tgt} seed {args.seed}: top-1 {m['top1']:.4f}, "
           f"negative transfer {m['negative_transfer']:.4f} -> {out}")
     return 0

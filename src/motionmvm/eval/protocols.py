@@ -26,7 +26,8 @@ def _views_gflops(forward, frames: int, size: int) -> float:
 
 
 def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, out_dir: Path,
-             seed: int, protocol_cfg: dict, eval_classes_from: Path | None = None, log=print) -> dict:
+             seed: int, protocol_cfg: dict, eval_classes_from: Path | None = None, info: dict | None = None,
+             log=print) -> dict:
     """Full fine-tuning (also: `scratch` and `random_init` from fresh weights, domain adaptation).
 
     eval_classes_from: a target dataset (partial domain adaptation): train on `dataset_dir`'s
@@ -59,7 +60,7 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
                      class_names=train.class_names, seed=seed, started=started,
                      quarantined=train.quarantined + test.quarantined, dataset_dirs=[dataset_dir, test_dir],
                      checkpoint=encoder_path, eval_classes=eval_classes,
-                     extra={"method": method, "gflops_per_view": gflops, "throughput_views_per_s": throughput,
+                     extra={**(info or {}), "method": method, "gflops_per_view": gflops, "throughput_views_per_s": throughput,
                             "views_per_video": ft["test_clips"] * ft["test_crops"], "epochs": epochs,
                             "train_clips": len(train), "history": history, "encoder_init": "random" if fresh else "pretrained"})
 
@@ -76,7 +77,7 @@ def _map_labels(test, source_names: list[str]):
 
 
 def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: Path, seed: int,
-                 ratio: float, log=print) -> dict:
+                 ratio: float, info: dict | None = None, log=print) -> dict:
     """MAR fine-tuning of the videomae encoder at mask ratio `ratio`; GFLOPs and throughput of the
     MAR test view next to those of the full (unmasked) classifier, counted the same way."""
     from motionmvm import models
@@ -118,7 +119,7 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
                      class_names=train.class_names, seed=seed, started=started,
                      quarantined=train.quarantined + test.quarantined, dataset_dirs=[dataset_dir],
                      checkpoint=encoder_path,
-                     extra={"method": f"mar_r{round(ratio * 100)}", "mask_ratio": ratio, "gflops_per_view": gflops,
+                     extra={**(info or {}), "method": f"mar_r{round(ratio * 100)}", "mask_ratio": ratio, "gflops_per_view": gflops,
                             "throughput_views_per_s": throughput, "full_finetune_gflops_per_view": full_gflops,
                             "full_finetune_throughput_views_per_s": full_tp, "gflops_fraction_of_full": gflops / full_gflops,
                             "recon_weight": mc["recon_weight"], "decoder_init": "videomae" if dec_state else "random",
@@ -141,7 +142,7 @@ def _frozen(method, encoder_path, seed):
 
 
 def linear_probe(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, out_dir: Path,
-                 cache_dir: Path, seed: int, log=print) -> dict:
+                 cache_dir: Path, seed: int, info: dict | None = None, log=print) -> dict:
     """Frozen encoder -> cached centre-view features -> logistic regression on the train split."""
     from motionmvm.eval.probe import fit_linear
     from motionmvm.io import sha256_file
@@ -161,12 +162,12 @@ def linear_probe(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Pat
                      class_names=banks["train"].class_names, seed=seed, started=started,
                      quarantined=banks["train"].quarantined + banks["test"].quarantined,
                      dataset_dirs=[dataset_dir], checkpoint=encoder_path,
-                     extra={"method": method, "train_clips": len(feats["train"][1]),
+                     extra={**(info or {}), "method": method, "train_clips": len(feats["train"][1]),
                             "feature_cache": str(cache_dir)})
 
 
 def fewshot(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, out_dir: Path,
-            cache_dir: Path, seed: int, k: int, draws: int, log=print) -> dict:
+            cache_dir: Path, seed: int, k: int, draws: int, info: dict | None = None, log=print) -> dict:
     """k shots per class drawn `draws` times from the train split; each draw trains a linear probe
     and scores the whole test split. predictions.csv holds every draw (clip id `<id>#draw<d>`)."""
     from motionmvm.eval.probe import draw_shots, fit_linear
@@ -194,5 +195,5 @@ def fewshot(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, ou
                      class_names=banks["train"].class_names, seed=seed, started=started,
                      quarantined=banks["train"].quarantined + banks["test"].quarantined,
                      dataset_dirs=[dataset_dir], checkpoint=encoder_path,
-                     extra={"method": method, "k": k, "draws": draws, "shots": shots,
+                     extra={**(info or {}), "method": method, "k": k, "draws": draws, "shots": shots,
                             "feature_cache": str(cache_dir)})
