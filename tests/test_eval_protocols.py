@@ -33,6 +33,7 @@ def doubles(monkeypatch, tmp_path):
     torch.set_num_threads(1)
     banks = {"train": planted_bank(10, 3, seed=0, split="train"), "test": planted_bank(6, 3, seed=1, split="test")}
     monkeypatch.setattr(protocols, "load_bank", lambda d, split, size, max_clips, seed: banks[split])
+    monkeypatch.setattr(protocols, "_has_split", lambda d, split: True)
     ckpt = {"model": "tiny", "config": {}, "state_dict": {}}
     monkeypatch.setattr(enc_mod, "read_checkpoint", lambda path: ckpt)
 
@@ -77,6 +78,21 @@ def test_fewshot_reports_draws_with_ci(doubles):
     assert m["top1"] == pytest.approx(np.mean(m["top1_per_draw"]))
     assert all(len(s) == 6 for s in m["shots"])
     assert recompute_metrics(out / "predictions.csv")["top1_per_draw"] == m["top1_per_draw"]
+
+
+def test_fewshot_test_only_dataset_scores_the_rest(doubles, monkeypatch):
+    monkeypatch.setattr(protocols, "_has_split", lambda d, split: split != "train")
+    out = doubles["tmp"] / "fs_test_only"
+    m = protocols.fewshot(make_cfg(), method="videomae", dataset_dir=doubles["ddir"], encoder_path=doubles["enc"],
+                          out_dir=out, cache_dir=doubles["tmp"] / "feat2", seed=0, k=2, draws=3)
+    assert m["shot_split"] == "test"
+    assert m["clips_evaluated"] == 3 * (18 - 6)  # each draw scores the 12 clips that were not shots
+    ids = recompute_metrics(out / "predictions.csv")
+    rows = (out / "predictions.csv").read_text().splitlines()[1:]
+    for d, shots in enumerate(m["shots"]):
+        scored = {r.split(",")[0].rsplit("#draw", 1)[0] for r in rows if r.split(",")[0].endswith(f"#draw{d}")}
+        assert not scored & set(shots)
+    assert ids["top1_over_draws"]["n"] == 3
 
 
 def test_finetune_end_to_end(doubles):

@@ -19,6 +19,11 @@ def make_train_loader(bank: ClipBank, ft: dict, clip_len: int, stride: int, size
     ds = TrainClips(bank, clip_len, stride, tf, ft["repeated_aug"], seed)
     g = torch.Generator().manual_seed(seed)
     bs = min(ft["batch_size"], len(ds))
+    mixing = (ft["mixup"] > 0 or ft["cutmix"] > 0) and ft["mixup_prob"] > 0
+    if mixing and (bs * ft["repeated_aug"]) % 2:
+        if bs == 1:
+            raise ValueError("mixup/cutmix pair clips within a batch: need at least 2 training clips")
+        bs -= 1  # an even number of views per step
     return torch.utils.data.DataLoader(ds, batch_size=bs, shuffle=True, drop_last=True, generator=g,
                                        collate_fn=collate_repeats, num_workers=0)
 

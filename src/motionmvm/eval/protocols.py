@@ -21,6 +21,12 @@ def _setup(seed: int, threads: int) -> float:
     return time.time()
 
 
+def _has_split(dataset_dir: Path, split: str) -> bool:
+    from motionmvm.data import manifest
+
+    return bool(manifest.load(dataset_dir, status=None, split=split))
+
+
 def _views_gflops(forward, frames: int, size: int) -> float:
     return count_gflops(forward, torch.zeros(1, 3, frames, size, size))
 
@@ -178,22 +184,30 @@ def fewshot(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, ou
     encoder = _frozen(method, encoder_path, seed)
     frames, size = enc_mod.input_shape(encoder)
     ident = [sha256_file(encoder_path), method, seed, frames, size, ev["stride"]]
-    banks = {s: load_bank(dataset_dir, s, size, fs[f"max_{s}_clips"], seed) for s in ("train", "test")}
+    # Shots come from the train split; a test-only dataset (Mimetics is one) draws them from its
+    # test split and scores the remaining clips (every draw then scores the same number of clips).
+    splits = ("train", "test") if _has_split(dataset_dir, "train") else ("test",)
+    banks = {s: load_bank(dataset_dir, s, size, fs[f"max_{s}_clips"], seed) for s in splits}
     feats = {s: _features(cfg, encoder, b, ident + [s, len(b)], cache_dir / f"{s}.npz", frames, size)
              for s, b in banks.items()}
+    banks.setdefault("train", banks["test"])
     n_cls = len(banks["train"].class_names)
-    (tx, tid, ty), (sx, sid, sy) = feats["train"], feats["test"]
+    (tx, tid, ty), (sx, sid, sy) = feats[splits[0]], feats["test"]
     ids, labels, probs, shots = [], [], [], []
     for d in range(draws):
         pick = draw_shots(ty, k, n_cls, seed, d)
         shots.append([tid[i] for i in pick])
         proba = fit_linear(tx[pick], ty[pick], n_cls, fs["C"], fs["max_iter"], seed)
-        ids += [f"{c}#draw{d}" for c in sid]
-        labels.append(sy)
-        probs.append(proba(sx))
+        keep = np.ones(len(sid), bool)
+        if len(splits) == 1:
+            keep[pick] = False
+        ids += [f"{c}#draw{d}" for c, kp in zip(sid, keep) if kp]
+        labels.append(sy[keep])
+        probs.append(proba(sx[keep]))
     return write_run(out_dir, cfg, clip_ids=ids, labels=np.concatenate(labels), probs=np.concatenate(probs),
                      class_names=banks["train"].class_names, seed=seed, started=started,
-                     quarantined=banks["train"].quarantined + banks["test"].quarantined,
+                     quarantined=sum((banks[s].quarantined for s in splits), []),
                      dataset_dirs=[dataset_dir], checkpoint=encoder_path,
                      extra={**(info or {}), "method": method, "k": k, "draws": draws, "shots": shots,
+                            "shot_split": splits[0],
                             "feature_cache": str(cache_dir)})
