@@ -79,7 +79,8 @@ def _mar(args) -> int:
     if args.mask_percent not in (25, 50, 75):
         raise SystemExit(f"motionmvm: --mask-percent {args.mask_percent} is not allowed; allowed values are [25, 50, 75]")
     ratio = args.mask_percent / 100
-    out = out or run_dir(cfg, "mar_finetune", f"mar_r{args.mask_percent}", ds, args.seed)
+    name = f"mar_r{args.mask_percent}" + ("" if args.method == "videomae" else f"_{args.method}")
+    out = out or run_dir(cfg, "mar_finetune", name, ds, args.seed)
     m = protocols.mar_finetune(cfg, dataset_dir=ddir, encoder_path=_encoder_path(cfg, args, "mar_finetune"),
                                out_dir=out, seed=args.seed, ratio=ratio, info=_info(cfg, args))
     print(f"mar-finetune {args.mask_percent}% {ds} seed {args.seed}: top-1 {m['top1']:.4f}, "
@@ -152,13 +153,10 @@ def register(subparsers) -> None:
     p.set_defaults(func=_finetune)
 
     p = subparsers.add_parser("mar-finetune", help="MAR fine-tuning (cell running masking) with GFLOPs")
-    _common(p)
-    p.set_defaults(method="videomae")
+    _common(p, method=False)
+    p.add_argument("--method", default="videomae", help="pretraining whose encoder MAR fine-tunes (default videomae)")
     p.add_argument("--mask-percent", type=int, default=50, help="cell running mask ratio in percent: 25, 50 or 75")
     p.set_defaults(func=_mar)
-    for a in p._actions:  # the encoder is videomae's unless told otherwise
-        if a.dest == "method":
-            a.required = False
 
     p = subparsers.add_parser("linear-probe", help="frozen features (cached) + logistic regression")
     _common(p)
