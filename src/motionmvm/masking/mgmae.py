@@ -84,7 +84,7 @@ def _as_flow_tensor(flow, batch: int, what: str, device=None) -> torch.Tensor:
 
 def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
                  flow_backward=None, hole_fill: str = "tube", tubelet: int = 2,
-                 base_frame: int | None = None) -> torch.Tensor:
+                 base_frame: int | None = None, sigma: float | None = None) -> torch.Tensor:
     """Token-level visibility volume M' [B, T', H', W'] (float, on the flow's device): the warped
     Gaussian-mixture maps average-pooled over tubelet x q x q. Arguments as in `mgmae_torch`."""
     name = "mgmae"
@@ -113,7 +113,7 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
     pick = np.argsort(g.random((b, h * w)), axis=1)[:, :n_vis]
     centres = np.stack(((pick // w + 0.5) * qy, (pick % w + 0.5) * qx), axis=-1)
     base = gaussian_mixture_map(torch.as_tensor(centres, dtype=torch.float32, device=dev),
-                                (ph, pw), float(qy)) if n_vis else torch.zeros(b, ph, pw, device=dev)
+                                (ph, pw), float(sigma or qy)) if n_vis else torch.zeros(b, ph, pw, device=dev)
     random_fill = None
     if hole_fill == "random":
         random_fill = torch.as_tensor(g.random((n_frames, b, ph, pw)) >= rho, device=dev).float()
@@ -149,7 +149,8 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
 
 def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
                 flow_backward=None, hole_fill: str = "tube", topk: str = "frame",
-                tubelet: int = 2, base_frame: int | None = None) -> torch.Tensor:
+                tubelet: int = 2, base_frame: int | None = None,
+                sigma: float | None = None) -> torch.Tensor:
     """MGMAE motion-guided mask as a torch bool tensor [B, T', H', W'] on the flow's device.
 
     flow: forward dense flow between consecutive clip frames, [T-1, h, w, 2] or
@@ -157,7 +158,8 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
     the h x w map, T = T' * tubelet clip frames. The mask volume lives at the flow's resolution,
     which must be a multiple of the token grid (h = H' q, w = W' q'); at full resolution
     (q = patch size) it is the paper's pixel-level volume, at lower resolution a faster
-    approximation. sigma = q (the patch size at that resolution).
+    approximation. sigma: Gaussian width in pixels of the flow map; default q (the patch size at
+    that resolution, the paper's sigma = cube size 16).
     flow_backward: optional v_{i+1 -> i} (same shape); estimated from `flow` otherwise.
     ratio = rho; N_v = floor((1 - rho) H'W') visible tokens per step ("frame" top-k) or
     N_v T' per clip ("clip" top-k). base_frame: default the middle frame T // 2.
@@ -171,7 +173,7 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
         raise ValueError(f"masking 'mgmae': topk must be 'frame' or 'clip', got {topk!r}")
     tokens = mgmae_volume(grid, ratio, generator=generator, batch=batch, flow=flow,
                           flow_backward=flow_backward, hole_fill=hole_fill, tubelet=tubelet,
-                          base_frame=base_frame)
+                          base_frame=base_frame, sigma=sigma)
     b, t, h, w = tokens.shape
     g = generator
     dev = tokens.device
@@ -193,7 +195,7 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
 @register("mgmae")
 def mgmae_mask(grid, ratio, *, generator, batch=1, flow=None, flow_backward=None,
                hole_fill: str = "tube", topk: str = "frame", tubelet: int = 2,
-               base_frame: int | None = None):
+               base_frame: int | None = None, sigma: float | None = None):
     """MGMAE motion-guided masking (paper 002); see `mgmae_torch` for every argument.
 
     flow: dense forward flow between consecutive clip frames [T-1, h, w, 2] (from the flow cache:
@@ -203,4 +205,4 @@ def mgmae_mask(grid, ratio, *, generator, batch=1, flow=None, flow_backward=None
         raise ValueError("masking 'mgmae' needs flow= dense forward flow [T-1, H, W, 2] of the clip")
     return mgmae_torch(grid, ratio, generator=generator, batch=batch, flow=flow,
                        flow_backward=flow_backward, hole_fill=hole_fill, topk=topk,
-                       tubelet=tubelet, base_frame=base_frame).cpu().numpy()
+                       tubelet=tubelet, base_frame=base_frame, sigma=sigma).cpu().numpy()
