@@ -206,7 +206,7 @@ def test_mgmae_backward_warp_moves_mask_with_the_object():
     # next frame i = b + 1 from M_b with v_{i->i-1} = -u on the moved object
     v_back = torch.zeros(1, h, w, 2)
     v_back[0, :, :, 0] = -u
-    nxt, _ = backward_warp(m, v_back)
+    nxt = backward_warp(m, v_back)
     cx = lambda a: float((a[0].sum(0) * torch.arange(w)).sum() / a[0].sum())
     assert cx(nxt) == pytest.approx(cx(m) + u, abs=0.01)
 

@@ -52,7 +52,7 @@ def compose_flow(flow: np.ndarray, frame_indices) -> np.ndarray:
         for s in range(c - 2, a - 1, -1):              # prepend v_{s -> s+1}
             step = f[s][None]
             # acc(x + step(x)): sample each channel of acc at the displaced positions
-            moved = backward_warp(acc.permute(0, 3, 1, 2), step)[0].permute(0, 2, 3, 1)
+            moved = backward_warp(acc.permute(0, 3, 1, 2), step).permute(0, 2, 3, 1)
             acc = step + moved
         out.append(acc[0])
     return torch.stack(out).numpy()

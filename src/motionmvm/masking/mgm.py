@@ -27,10 +27,13 @@ def motion_magnitude(grid, batch: int, *, mv=None, mv_missing=None, flow=None, t
     bool, frames without vectors (intra frames) -> treated as unknown, never as zero motion.
     flow: dense optical flow instead of MVs (the paper's "optical flow" guidance ablation),
     [T or T-1, h, w, 2] or batched. Exactly one of mv / flow.
-    Time: the frames of one tubelet are averaged (ignoring missing ones). Space: a token takes
-    the maximum magnitude of the cells it covers (= top-1 pooling of the nearest-upsampled map,
-    eq 6-7, at token resolution).
+    Space: per frame, a token takes the maximum magnitude of the cells it covers (= the paper's
+    top-1 pooling of the nearest-upsampled map, eqs 6-7, at token resolution). Time: the frames of
+    one tubelet are averaged, ignoring frames without vectors.
     """
+    import torch
+    import torch.nn.functional as F
+
     t, h, w = grid
     if (mv is None) == (flow is None):
         raise ValueError(f"masking {name!r} needs exactly one of mv= (codec motion vectors "
@@ -39,15 +42,28 @@ def motion_magnitude(grid, batch: int, *, mv=None, mv_missing=None, flow=None, t
     field = as_batched(mv if mv is not None else flow, batch, 4, name, what)
     if field.shape[-1] != 2:
         raise ValueError(f"masking {name!r}: {what} must end with (dx, dy), got shape {field.shape}")
-    mag = np.sqrt((field.astype(np.float32) ** 2).sum(-1))
+    nb, nf, fh, fw = field.shape[:4]
+    vec = torch.from_numpy(np.array(field, dtype=np.float32))   # copy: may be a broadcast view
+    mag = torch.linalg.vector_norm(vec, dim=-1).reshape(nb * nf, 1, fh, fw)
+    # top-1 magnitude per token (nearest upsampling when the map is coarser than the grid)
+    if fh < h or fw < w:
+        mag = F.interpolate(mag, size=(h, w), mode="nearest")
+    else:
+        mag = F.adaptive_max_pool2d(mag, (h, w))
+    mag = mag.reshape(nb, nf, h, w).numpy()
+    known = np.ones((nb, nf), np.float32)
     if mv_missing is not None:
         missing = as_batched(np.asarray(mv_missing, dtype=bool), batch, 1, name, "mv_missing")
-        if missing.shape[1] != mag.shape[1]:
+        if missing.shape[1] != nf:
             raise ValueError(f"masking {name!r}: mv_missing has {missing.shape[1]} frames, "
-                             f"mv has {mag.shape[1]}")
-        mag = np.where(missing[:, :, None, None], np.nan, mag)
-    mag = to_token_steps(mag, t, tubelet, "nanmean", name, what)
-    return pool_to_grid(mag, (h, w), "max")
+                             f"{what} has {nf}")
+        known = (~missing).astype(np.float32)
+    # mean over the tubelet's frames that have vectors; NaN where none has
+    total = to_token_steps(mag * known[:, :, None, None], t, tubelet, "mean", name, what)
+    count = to_token_steps(np.broadcast_to(known[:, :, None, None], mag.shape), t, tubelet,
+                           "mean", name, what)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def _widths(g, b, t, w0, min_w, max_w, jitter):

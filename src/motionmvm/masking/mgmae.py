@@ -16,6 +16,7 @@ from motionmvm.masking._common import check_batch, check_generator, check_grid, 
 from motionmvm.masking.registry import register
 
 HOLE_FILLS = ("tube", "previous", "invisible", "visible", "random")
+HOLE_EPS = 1e-8
 
 
 def gaussian_mixture_map(centres: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
@@ -43,22 +44,21 @@ def _identity_grid(h: int, w: int, dtype, device) -> torch.Tensor:
     return torch.stack((gx, gy), dim=-1)                           # [H, W, 2] (x, y)
 
 
-def backward_warp(src: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """phi_B(src, v): out(x) = src(x + v(x)), bilinear; v is the flow from the *output* frame to
-    the source frame (paper eq 2: M_i = phi_B(M_{i+1}, v_{i->i+1})).
+def backward_warp(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """phi_B(src, v): out(x) = src(x + v(x)), bilinear with zeros outside the frame; v is the
+    flow from the *output* frame to the source frame (paper eq 2: M_i = phi_B(M_{i+1},
+    v_{i->i+1})).
 
-    src: [B, H, W] or [B, C, H, W]; flow: [B, H, W, 2] (dx, dy) in pixels. Returns (warped, same
-    shape as src; hole [B, H, W] bool = sample point outside the frame).
+    src: [B, H, W] or [B, C, H, W]; flow: [B, H, W, 2] (dx, dy) in pixels -> same shape as src.
     """
     h, w = flow.shape[1:3]
     # normalised sampling grid = identity grid + flow scaled to [-1, 1] units (align_corners)
     scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], dtype=flow.dtype,
                          device=flow.device)
     grid = torch.addcmul(_identity_grid(h, w, flow.dtype, flow.device), flow, scale)
-    hole = (grid.abs() > 1.0).any(dim=-1)
     x = src[:, None] if src.ndim == 3 else src
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-    return (out[:, 0] if src.ndim == 3 else out), hole
+    return out[:, 0] if src.ndim == 3 else out
 
 
 def invert_forward_flow(fwd: torch.Tensor) -> torch.Tensor:
@@ -67,7 +67,7 @@ def invert_forward_flow(fwd: torch.Tensor) -> torch.Tensor:
     v_{i->i-1}(x) ~ -f(x - f(x)). fwd: [B, H, W, 2] -> [B, H, W, 2].
     Used when no backward flow is given (the caches hold forward flow only); exact for locally
     constant motion."""
-    sampled, _ = backward_warp(fwd.permute(0, 3, 1, 2), -fwd)    # [B, 2, H, W]
+    sampled = backward_warp(fwd.permute(0, 3, 1, 2), -fwd)       # [B, 2, H, W]
     return -sampled.permute(0, 2, 3, 1)
 
 
@@ -114,17 +114,28 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
     centres = np.stack(((pick // w + 0.5) * qy, (pick % w + 0.5) * qx), axis=-1)
     base = gaussian_mixture_map(torch.as_tensor(centres, dtype=torch.float32, device=dev),
                                 (ph, pw), float(sigma or qy)) if n_vis else torch.zeros(b, ph, pw, device=dev)
+    # Holes as in the paper (Sec. 4.2): the map is kept >= 1e-8, so a warped value of exactly 0
+    # means all four bilinear neighbours lay outside the frame (sample point out of bounds).
+    base = base.clamp_min(HOLE_EPS)
     random_fill = None
     if hole_fill == "random":
-        random_fill = torch.as_tensor(g.random((n_frames, b, ph, pw)) >= rho, device=dev).float()
+        random_fill = torch.as_tensor(g.random((n_frames, b, ph, pw)) >= rho,
+                                      device=dev).float().clamp_min(HOLE_EPS)
 
     b_idx = n_frames // 2 if base_frame is None else int(base_frame)
     if not 0 <= b_idx < n_frames:
         raise ValueError(f"masking 'mgmae': base_frame {b_idx} outside 0..{n_frames - 1}")
-    maps: list[torch.Tensor | None] = [None] * n_frames
-    maps[b_idx] = base
+    # Only the maps next to the one being built are kept at full resolution; each map is
+    # average-pooled to tokens (q x q) as soon as it exists, then pairs of frames are averaged:
+    # the same as avg_pool3d over tubelet x q x q on the stacked volume, with less memory traffic.
+    pooled = torch.empty(b, n_frames, h, w, dtype=base.dtype, device=dev)
 
-    def fill(warped, hole, prev, i):
+    def keep(i, m):
+        pooled[:, i] = F.avg_pool2d(m[:, None], (qy, qx))[:, 0]
+        return m
+
+    def fill(warped, prev, i):
+        hole = warped == 0
         if hole_fill == "tube":
             value = base
         elif hole_fill == "previous":
@@ -132,19 +143,17 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
         elif hole_fill == "random":
             value = random_fill[i]
         else:
-            value = torch.full_like(base, 1.0 if hole_fill == "visible" else 0.0)
+            value = torch.full_like(base, 1.0 if hole_fill == "visible" else HOLE_EPS)
         return torch.where(hole, value, warped)
 
+    prev = keep(b_idx, base)
     for i in range(b_idx - 1, -1, -1):               # earlier frames: warp M_{i+1} by v_{i->i+1}
-        warped, hole = backward_warp(maps[i + 1], fwd[:, i])
-        maps[i] = fill(warped, hole, maps[i + 1], i)
+        prev = keep(i, fill(backward_warp(prev, fwd[:, i]), prev, i))
+    prev = base
     for i in range(b_idx + 1, n_frames):             # later frames: warp M_{i-1} by v_{i->i-1}
         v = bwd[:, i - 1] if bwd is not None else invert_forward_flow(fwd[:, i - 1])
-        warped, hole = backward_warp(maps[i - 1], v)
-        maps[i] = fill(warped, hole, maps[i - 1], i)
-
-    volume = torch.stack(maps, dim=1)                                   # [B, T, h, w]
-    return F.avg_pool3d(volume[:, None], (tubelet, qy, qx))[:, 0]       # [B, T', H', W']
+        prev = keep(i, fill(backward_warp(prev, v), prev, i))
+    return pooled.reshape(b, t, tubelet, h, w).mean(dim=2)            # [B, T', H', W']
 
 
 def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
