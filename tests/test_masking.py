@@ -325,3 +325,27 @@ def test_compose_flow_chains_constant_motion():
     assert out[2, 16, 8, 0] == pytest.approx(4.5)
     sel = align.select_frames(np.arange(10), [8, 9, 10])
     assert list(sel) == [8, 9, 9]
+
+
+@settings(max_examples=30, deadline=None)
+@given(t=st.integers(1, 8), h=st.integers(1, 12), w=st.integers(1, 12),
+       gamma=st.floats(0, 1), jitter=st.integers(0, 3), seed=st.integers(0, 2**31))
+def test_moving_blocks_keep_exact_area_on_any_grid(t, h, w, gamma, jitter, seed):
+    k = int(np.floor(gamma * h * w + 1e-9))
+    rng = np.random.default_rng(seed)
+    mv = rng.normal(size=(2 * t, 2 * h, 2 * w, 2)).astype(np.float32)
+    for name, kw in (("mgm", {"mv": mv, "jitter": jitter}), ("smm", {"jitter": jitter}),
+                     ("mgm_sparse", {"mv": mv}), ("smm_sparse", {})):
+        m = masking.get(name)((t, h, w), gamma, generator=np.random.default_rng(seed), batch=2, **kw)
+        assert m.shape == (2, t, h, w)
+        assert (m.sum(axis=(2, 3)) == k).all(), name
+
+
+@settings(max_examples=15, deadline=None)
+@given(t=st.integers(1, 6), h=st.integers(1, 5), w=st.integers(1, 5), rho=st.floats(0, 1),
+       seed=st.integers(0, 2**31))
+def test_mgmae_exact_visible_count_on_any_grid(t, h, w, rho, seed):
+    rng = np.random.default_rng(seed)
+    flow = rng.normal(scale=3, size=(2 * t - 1, 4 * h, 4 * w, 2)).astype(np.float32)
+    m = masking.get("mgmae")((t, h, w), rho, generator=rng, batch=2, flow=flow)
+    assert ((~m).sum(axis=(2, 3)) == int(np.floor((1 - rho) * h * w + 1e-9))).all()
