@@ -349,3 +349,28 @@ def test_mgmae_exact_visible_count_on_any_grid(t, h, w, rho, seed):
     flow = rng.normal(scale=3, size=(2 * t - 1, 4 * h, 4 * w, 2)).astype(np.float32)
     m = masking.get("mgmae")((t, h, w), rho, generator=rng, batch=2, flow=flow)
     assert ((~m).sum(axis=(2, 3)) == int(np.floor((1 - rho) * h * w + 1e-9))).all()
+
+
+def test_mgmae_holes_are_filled_from_the_base_map():
+    """Flow pointing far outside the frame makes every warped pixel a hole: with "tube" filling
+    every frame is the base map (tube masking); with "invisible" it is not."""
+    from motionmvm.masking.mgmae import mgmae_volume
+    flow = np.full((15, 56, 56, 2), 1000.0, np.float32)
+    kw = dict(generator=np.random.default_rng(0), batch=2, flow=flow, flow_backward=flow)
+    vol = mgmae_volume(GRID, 0.9, hole_fill="tube", **kw).numpy()
+    assert np.allclose(vol, vol[:, 4:5], atol=1e-6)              # base step 4 everywhere
+    m = masking.get("mgmae")(GRID, 0.9, hole_fill="tube", **kw)
+    assert (m == m[:, :1]).all()
+    vol0 = mgmae_volume(GRID, 0.9, hole_fill="invisible", generator=np.random.default_rng(0),
+                        batch=2, flow=flow, flow_backward=flow).numpy()
+    assert vol0[:, 0].max() < 1e-6 and vol0[:, 4].max() > 0.1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_mgmae_on_gpu_matches_cpu():
+    from motionmvm.masking.mgmae import mgmae_torch
+    flow = torch.randn(4, 15, 224, 224, 2)
+    cpu = mgmae_torch(GRID, 0.9, generator=np.random.default_rng(0), batch=4, flow=flow)
+    gpu = mgmae_torch(GRID, 0.9, generator=np.random.default_rng(0), batch=4, flow=flow.cuda())
+    assert gpu.is_cuda
+    assert (cpu == gpu.cpu()).float().mean() > 0.99
