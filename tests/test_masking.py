@@ -186,15 +186,6 @@ def test_fgdm_motion_region_pools_finer_maps_with_max():
     assert v.sum() == 1 and v[0, 1, 2, 3]
 
 
-def _translating_flow(t=16, h=64, w=64, u=4.0, obj=(slice(16, 48), slice(8, 40))):
-    """Forward flow of an object moving right by u px per frame (background static)."""
-    flow = np.zeros((t - 1, h, w, 2), np.float32)
-    for i in range(t - 1):
-        ys, xs = obj
-        flow[i, ys, xs.start + int(u * i): xs.stop + int(u * i), 0] = u
-    return flow
-
-
 def test_mgmae_backward_warp_moves_mask_with_the_object():
     """Object translating right: masks after the base frame must move right, before it left.
     Reversing the flow direction of eq 2 makes the mask move the other way and fails here."""

@@ -119,7 +119,7 @@ def to_token_steps(arr: np.ndarray, t_tokens: int, tubelet: int, reduce: str, na
     """Reduce the time axis (axis 1 of a batched array) from clip frames to token steps.
 
     Accepts T' * tubelet entries (one per clip frame: frames of one tubelet are reduced with
-    `reduce` = "mean" | "max" | "nanmean"), T' * tubelet - 1 entries (pairwise motion t -> t+1
+    `reduce` = "mean" | "max"), T' * tubelet - 1 entries (pairwise motion t -> t+1
     over the clip: the last frame has none, so the last step uses what it has), or T' entries
     (already per token step).
     """
@@ -134,39 +134,21 @@ def to_token_steps(arr: np.ndarray, t_tokens: int, tubelet: int, reduce: str, na
         raise ValueError(f"masking {name!r}: {what} has {n} time entries; expected T'={t_tokens} "
                          f"(per token step), T={t_tokens * tubelet} (per clip frame) or T-1")
     arr = arr.reshape((arr.shape[0], t_tokens, tubelet) + arr.shape[2:])
-    if reduce == "max":
-        return arr.max(axis=2)
-    if reduce == "nanmean":
-        with np.errstate(invalid="ignore"):
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return np.nanmean(arr, axis=2)
-    return arr.mean(axis=2)
+    return arr.max(axis=2) if reduce == "max" else arr.mean(axis=2)
 
 
-def pool_to_grid(maps: np.ndarray, grid_hw: tuple[int, int], mode: str) -> np.ndarray:
-    """Resize spatial maps [..., h, w] to the token grid (H', W').
-
-    mode "max" / "mean": adaptive pooling when the map is at least as large as the grid (a token
-    takes the max / mean of the cells it covers), nearest upsampling when smaller. NaN (no data)
-    propagates as NaN only when a whole token has no data ("mean" ignores NaN cells).
-    """
+def pool_to_grid_max(maps: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
+    """Resize spatial maps [..., h, w] to the token grid (H', W'): a token takes the maximum of
+    the cells it covers (adaptive max pooling) when the map is at least as fine as the grid,
+    nearest upsampling when it is coarser."""
     import torch
     import torch.nn.functional as F
 
     lead = maps.shape[:-2]
     h, w = maps.shape[-2:]
-    x = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)).reshape(-1, 1, h, w)
-    H, W = grid_hw
-    if h < H or w < W:
-        x = F.interpolate(x, size=(H, W), mode="nearest")
-    elif mode == "max":
-        x = F.adaptive_max_pool2d(torch.nan_to_num(x, nan=-np.inf), (H, W))
-        x[torch.isinf(x) & (x < 0)] = float("nan")
+    x = torch.from_numpy(np.array(maps, dtype=np.float32)).reshape(-1, 1, h, w)
+    if h < grid_hw[0] or w < grid_hw[1]:
+        x = F.interpolate(x, size=grid_hw, mode="nearest")
     else:
-        valid = (~torch.isnan(x)).float()
-        s = F.adaptive_avg_pool2d(torch.nan_to_num(x, nan=0.0), (H, W))
-        c = F.adaptive_avg_pool2d(valid, (H, W))
-        x = s / c  # 0/0 -> NaN where a token saw no valid cell
-    return x.reshape(lead + (H, W)).numpy()
+        x = F.adaptive_max_pool2d(x, grid_hw)
+    return x.reshape(lead + tuple(grid_hw)).numpy()

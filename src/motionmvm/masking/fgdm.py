@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from motionmvm.masking._common import (as_batched, check_batch, check_generator, check_grid,
-                                       check_ratio, masked_count, pool_to_grid, random_subset,
+                                       check_ratio, masked_count, pool_to_grid_max, random_subset,
                                        to_token_steps)
 from motionmvm.masking.registry import register
 
@@ -25,7 +25,7 @@ def motion_region(klt, grid, batch: int, tubelet: int = 2) -> np.ndarray:
     t, h, w = grid
     arr = as_batched(klt, batch, 3, "fgdm", "klt").astype(np.float32, copy=False)
     arr = to_token_steps(arr, t, tubelet, "max", "fgdm", "klt")
-    return pool_to_grid(arr, (h, w), "max") > 0.5
+    return pool_to_grid_max(arr, (h, w)) > 0.5
 
 
 @register("fgdm")

@@ -13,7 +13,7 @@ import numpy as np
 
 from motionmvm.masking._common import (as_batched, block_height, check_batch, check_generator,
                                        check_grid, check_ratio, gumbel_topk, masked_count,
-                                       place_centred, pool_to_grid, random_subset, rectangles,
+                                       place_centred, random_subset, rectangles,
                                        to_token_steps)
 from motionmvm.masking.registry import register
 
