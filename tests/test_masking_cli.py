@@ -38,8 +38,11 @@ def test_show_masks_with_computed_motion(video, tmp_path):
     assert info["strategies"]["mgmae"]["motion"] == "flow"
     masks = np.load(out / "masks.npz")
     assert masks["tube"].shape == (8, 4, 4)
-    import imageio.v2 as imageio
-    assert len(imageio.mimread(out / "masks.gif")) == 16
+    from PIL import Image
+    gif = Image.open(out / "masks.gif")
+    assert gif.n_frames == 16
+    gif.seek(1)
+    assert gif.info["duration"] == 250                            # 4 frames per second
 
 
 def test_show_masks_without_motion_skips_guided_strategies(video, tmp_path, capsys):

@@ -37,3 +37,18 @@ def test_bad_masking_values_are_refused(tmp_path, path, value, match):
     node[path[-1]] = value
     with pytest.raises(config.ConfigError, match=match):
         config.load(_write(tmp_path, raw))
+
+
+def test_strategy_kwargs_from_the_masking_section():
+    from motionmvm.masking.settings import strategy_kwargs
+    section = config.load("params.yaml", "paper")["masking"]
+    ratio, kw = strategy_kwargs(section, "fgdm", epoch=0)
+    assert ratio == pytest.approx(0.3) and kw == {"p_den": 0.7, "p_tmp": pytest.approx(0.3)}
+    ratio, kw = strategy_kwargs(section, "fgdm", epoch=25)
+    assert ratio == pytest.approx(0.3 + 0.5 * 0.5) and kw["p_tmp"] == pytest.approx(0.6)
+    ratio, kw = strategy_kwargs(section, "mgmae")
+    assert ratio == 0.9 and kw == {"hole_fill": "tube", "topk": "frame"}
+    assert strategy_kwargs(section, "cell_running") == (
+        0.5, {"spatial": "repeated", "temporal": "shuffled"})
+    assert strategy_kwargs(section, "mgm_sparse") == (0.75, {})
+    assert strategy_kwargs(section, "tube") == (0.9, {})

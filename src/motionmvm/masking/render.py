@@ -151,4 +151,5 @@ def save_gif(path: Path, clip, masks: dict, patch: int, tubelet: int, fps: float
     tiles = [overlay(clip, m, patch, tubelet) for m in masks.values()]
     frames = [np.concatenate([clip[t]] + [tile[t] for tile in tiles], axis=1)
               for t in range(clip.shape[0])]
-    imageio.mimsave(path, frames, duration=1.0 / fps, loop=0)
+    # imageio >= 2.28 writes GIFs through Pillow: duration is per frame in milliseconds
+    imageio.mimsave(path, frames, format="GIF", duration=int(round(1000.0 / fps)), loop=0)
