@@ -94,10 +94,10 @@ def compute_motion(clip: np.ndarray) -> dict:
 
 
 def overlay(clip: np.ndarray, mask: np.ndarray, patch: int, tubelet: int) -> np.ndarray:
-    """Frames [T, H, W, 3] with masked tokens greyed out; mask [T', H', W'] -> [T, H, W, 3]."""
+    """Frames [T, H, W, 3] with masked tokens dimmed and tinted blue; mask [T', H', W']."""
     full = np.repeat(np.repeat(np.repeat(mask, tubelet, 0), patch, 1), patch, 2)
     out = clip.astype(np.float32)
-    out[full] = out[full] * 0.25 + 96
+    out[full] = out[full] * 0.3 + np.array([20.0, 40.0, 110.0])
     return out.astype(np.uint8)
 
 
