@@ -365,3 +365,18 @@ def test_mgmae_on_gpu_matches_cpu():
     gpu = mgmae_torch(GRID, 0.9, generator=np.random.default_rng(0), batch=4, flow=flow.cuda())
     assert gpu.is_cuda
     assert (cpu == gpu.cpu()).float().mean() > 0.99
+
+
+@settings(max_examples=20, deadline=None)
+@given(t=st.integers(1, 9), h=st.integers(1, 9), w=st.integers(1, 9),
+       k=st.sampled_from([1, 2, 3]), seed=st.integers(0, 2**31),
+       spatial=st.sampled_from(["repeated", "random"]),
+       temporal=st.sampled_from(["fixed", "shuffled"]))
+def test_cell_running_any_grid(t, h, w, k, seed, spatial, temporal):
+    m = masking.get("cell_running")((t, h, w), k / 4, generator=np.random.default_rng(seed),
+                                     batch=2, spatial=spatial, temporal=temporal)
+    assert m.shape == (2, t, h, w)
+    for start in range(0, t - 3, 4):                     # every full period: k of 4 steps masked
+        assert (m[:, start:start + 4].sum(axis=1) == k).all()
+    if h % 2 == 0 and w % 2 == 0:
+        assert (m.sum(axis=(2, 3)) == k * h * w // 4).all()
