@@ -144,3 +144,14 @@ def test_pixel_target_is_per_patch_normalised():
     per = t.reshape(2, 8, 128, 3)
     assert torch.allclose(per.mean(2), torch.zeros(2, 8, 3), atol=1e-5)
     assert torch.allclose(per.std(2), torch.ones(2, 8, 3), atol=1e-3)
+
+
+def test_cell_running_masks_for_mar():
+    from motionmvm.eval.mar import CellRunning
+
+    cr = CellRunning((8, 4, 4), 0.5, seed=0)
+    train = cr.train(3)
+    assert train.shape == (3, 128) and train.dtype == torch.bool
+    assert (train.sum(1) == 64).all()          # 50 %: the same visible count in every clip
+    assert torch.equal(cr.test(2), cr.test(2))  # test mode is fixed
+    assert torch.equal(cr.test(2)[0], cr.test(2)[1])

@@ -106,7 +106,8 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
     if dec_state is not None:
         decoder.load_state_dict(dec_state)
     model = MARModel(encoder, bridge, decoder)
-    masks = CellRunning(grid, ratio, seed)
+    modes = cfg.get("masking", {}).get("cell_running", {})
+    masks = CellRunning(grid, ratio, seed, modes.get("spatial", "repeated"), modes.get("temporal", "shuffled"))
     loader = make_train_loader(train, ft, frames, ev["stride"], size, seed)
     history = fit(model, mar_loss_fn(masks, mc["recon_weight"], tubelet, patch), loader, ft, k,
                   enc_mod.num_layers(encoder), ft["epochs"], log)
