@@ -101,10 +101,19 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
     train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed)
     k = len(train.class_names)
     bridge = models.build(BRIDGE, embed_dim=dim, num_classes=k, **mc["bridge"])
-    decoder = models.build(DECODER, encoder_dim=dim, grid=grid, out_dim=tubelet * patch * patch * 3, **mc["decoder"])
+    # MAR starts its reconstruction branch from the videomae decoder, so it takes the pretraining's
+    # decoder shape (params `model.decoder_*`) when there is one; eval.mar.decoder otherwise.
+    m = cfg.get("model", {})
+    dec_kw = ({"embed_dim": m["decoder_dim"], "depth": m["decoder_depth"], "num_heads": m["decoder_heads"]}
+              if {"decoder_dim", "decoder_depth", "decoder_heads"} <= set(m) else dict(mc["decoder"]))
+    decoder = models.build(DECODER, encoder_dim=dim, grid=grid, out_dim=tubelet * patch * patch * 3, **dec_kw)
     dec_state = decoder_state_from_pretraining(encoder_path)
     if dec_state is not None:
-        decoder.load_state_dict(dec_state)
+        try:
+            decoder.load_state_dict(dec_state)
+        except RuntimeError as exc:
+            raise ValueError(f"the videomae decoder beside {encoder_path} does not fit the MAR decoder "
+                             f"{dec_kw}: {exc}") from exc
     model = MARModel(encoder, bridge, decoder)
     modes = cfg.get("masking", {}).get("cell_running", {})
     masks = CellRunning(grid, ratio, seed, modes.get("spatial", "repeated"), modes.get("temporal", "shuffled"))
