@@ -67,3 +67,35 @@ def fake_dataset_dir(tmp_path, name="ds"):
     d.mkdir(parents=True, exist_ok=True)
     (d / "manifest.json").write_text('{"hash": "test-hash"}')
     return d
+
+
+class TinyDecoder(nn.Module):
+    """Stand-in reconstruction decoder: forward(x_vis [B, L_vis, D], mask [B, L]) -> [B, L_mask, out]."""
+
+    def __init__(self, encoder_dim, grid, out_dim, **_):
+        super().__init__()
+        n = int(np.prod(grid))
+        self.fc = nn.Linear(encoder_dim, out_dim)
+        self.pos = nn.Parameter(torch.zeros(n, out_dim))
+
+    def forward(self, x_vis, mask):
+        b = x_vis.shape[0]
+        n_mask = int(mask[0].sum())
+        return self.fc(x_vis.mean(1, keepdim=True)) + self.pos[None].expand(b, -1, -1)[mask].reshape(b, n_mask, -1)
+
+
+def fake_models_module():
+    """A `motionmvm.models` stand-in whose build() makes the doubles above (tests only)."""
+    import types
+
+    mod = types.ModuleType("motionmvm.models")
+
+    def build(name, **kw):
+        if name == "mar_bridging_classifier":
+            return MeanBridge(kw["embed_dim"], kw["num_classes"])
+        if name == "videomae_decoder":
+            return TinyDecoder(**kw)
+        raise KeyError(name)
+
+    mod.build = build
+    return mod

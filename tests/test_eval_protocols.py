@@ -155,3 +155,24 @@ def test_cell_running_masks_for_mar():
     assert (train.sum(1) == 64).all()          # 50 %: the same visible count in every clip
     assert torch.equal(cr.test(2), cr.test(2))  # test mode is fixed
     assert torch.equal(cr.test(2)[0], cr.test(2)[1])
+
+
+def test_mar_protocol_end_to_end(doubles, monkeypatch):
+    import sys
+
+    import motionmvm
+    from eval_doubles import fake_models_module
+
+    fake = fake_models_module()
+    monkeypatch.setitem(sys.modules, "motionmvm.models", fake)
+    monkeypatch.setattr(motionmvm, "models", fake, raising=False)
+    cfg = make_cfg()
+    cfg["eval"]["mar"] = {"epochs": 2, "warmup_epochs": 0, "recon_weight": 0.1,
+                          "bridge": {}, "decoder": {"embed_dim": 8, "depth": 1, "num_heads": 2}}
+    out = doubles["tmp"] / "mar"
+    m = protocols.mar_finetune(cfg, dataset_dir=doubles["ddir"], encoder_path=doubles["enc"], out_dir=out, seed=0,
+                               ratio=0.5, log=lambda *_: None)
+    assert m["mask_ratio"] == 0.5 and m["decoder_init"] == "random" and len(m["history"]) == 2
+    assert 0 < m["gflops_per_view"] < m["full_finetune_gflops_per_view"]
+    assert m["throughput_views_per_s"] > 0 and m["full_finetune_throughput_views_per_s"] > 0
+    assert json.loads((out / "metrics.json").read_text())["top1"] == recompute_metrics(out / "predictions.csv")["top1"]
