@@ -104,13 +104,14 @@ def test_traj_crop_selects_the_points_inside_at_matching_scale():
 
 
 def test_traj_resampled_when_scale_does_not_match_and_flip_reverses_hog_bins():
-    # crop 64 x 32 (w x h) -> 32 x 32: x points every 16 original px; nearest cache points
-    out = motion_for_clip(traj_entry(), "traj", [0, 1], (8, 8, 64, 32), False, 32, 16, 2)
-    # clip column j centre at x = 8 + (j + 0.5) * 16 = 16 + 16j -> cache cell floor(x / 8) = 2 + 2j
-    assert out["hog"][0, 0, :, 0, 0].tolist() == [2, 4, 6, 8]
-    np.testing.assert_allclose(out["disp"][..., 0], 2.0 * 32 / 64)
+    # crop 48 x 32 (w x h) -> 32 x 32 with p = 16: clip points every 12 original px in x
+    out = motion_for_clip(traj_entry(), "traj", [0, 1], (8, 8, 48, 32), False, 32, 16, 2)
+    # clip column j at x = 8 + (j + 0.5) * 12 = 14, 26, 38, 50 -> nearest cache points
+    # (at 4 + 8i) 12, 28, 36, 52 = indices 1, 3, 4, 6
+    assert out["hog"][0, 0, :, 0, 0].tolist() == [1, 3, 4, 6]
+    np.testing.assert_allclose(out["disp"][..., 0], 2.0 * 32 / 48, rtol=1e-6)
     np.testing.assert_allclose(out["disp"][..., 1], -1.0)
-    flip = motion_for_clip(traj_entry(), "traj", [0, 1], (8, 8, 64, 32), True, 32, 16, 2)
+    flip = motion_for_clip(traj_entry(), "traj", [0, 1], (8, 8, 48, 32), True, 32, 16, 2)
     np.testing.assert_array_equal(flip["hog"], out["hog"][:, :, ::-1, :, ::-1])
     np.testing.assert_allclose(flip["disp"][..., 0], -out["disp"][..., 0][:, :, ::-1])
 
