@@ -42,6 +42,8 @@ class EMACodebook(nn.Module):
         self.register_buffer("N", torch.zeros(n_codes))
         self.register_buffer("z_avg", self.embeddings.clone())
         self.register_buffer("initialized", torch.tensor(False))
+        self.last_dead = 0     # codes found dead (and reset) at the last EMA update
+        self.total_resets = 0  # codes reset since construction (this process)
 
     @staticmethod
     def _sample(flat: torch.Tensor, n: int) -> torch.Tensor:
@@ -76,6 +78,8 @@ class EMACodebook(nn.Module):
         weights = (self.N + self.eps) / (n + self.n_codes * self.eps) * n  # Laplace smoothing
         self.embeddings.copy_(self.z_avg / weights[:, None])
         dead = self.N < self.dead_threshold
+        self.last_dead = int(dead.sum())
+        self.total_resets += self.last_dead
         if dead.any():
             fresh = _broadcast(self._sample(flat, self.n_codes).contiguous())
             self.embeddings[dead] = fresh[dead]
@@ -83,8 +87,9 @@ class EMACodebook(nn.Module):
             self.N[dead] = 1.0
 
     def dead_codes(self) -> int:
-        """Codes whose EMA usage count is below the reset threshold (before any reset)."""
-        return int((self.N < self.dead_threshold).sum())
+        """Codes whose EMA usage count had fallen below the threshold at the last update (they
+        were then reset to encoder outputs)."""
+        return self.last_dead
 
     def lookup(self, ids: torch.Tensor) -> torch.Tensor:
         """ids long [B, *grid] -> code vectors [B, D, *grid]."""
