@@ -166,3 +166,18 @@ def test_swin_inflation_from_timm_file(tmp_path):
     wrong = models.build("swin3d_tiny", embed_dim=32)  # different widths: a clear error, not silent garbage
     with pytest.raises(ValueError, match="cannot inflate"):
         load_inflated(wrong, path)
+
+
+def test_swin_mask_grids_are_mapped_to_the_patch_grid():
+    model = models.build("swin3d_tiny")
+    grid = (2, 8, 8)
+    coarse = torch.zeros(1, 2, 4, 4, dtype=torch.bool)
+    coarse[0, 1, 0, 0] = True
+    m = model._expand_mask(coarse, grid)
+    assert m.shape == (1, 2, 8, 8) and m.sum() == 4 and m[0, 1, :2, :2].all()
+    fine = torch.zeros(1, 4, 8, 8, dtype=torch.bool)  # per frame (FGDM): T = 2 T'
+    fine[0, 3, 5, 6] = True  # frame 3 belongs to tubelet 1
+    m = model._expand_mask(fine, grid)
+    assert m.sum() == 1 and m[0, 1, 5, 6]
+    with pytest.raises(ValueError, match="does not divide or refine"):
+        model._expand_mask(torch.zeros(1, 3, 8, 8, dtype=torch.bool), grid)

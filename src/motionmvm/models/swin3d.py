@@ -262,8 +262,13 @@ class SwinTransformer3D(nn.Module):
         return tuple(math.ceil(s / p) for s, p in zip(x_shape[2:], self.cfg.patch_size))
 
     def _expand_mask(self, mask: torch.Tensor, grid) -> torch.Tensor:
-        """Mask `[B, t, h, w]` (any grid dividing the patch grid) or `[B, L]` with L the patch grid
-        (T/2*H/4*W/4) or the F2/token-target grid (T/2*H/8*W/8) -> bool `[B, T', H', W']`."""
+        """Mask -> bool `[B, T', H', W']` on the patch grid.
+
+        Accepted: `[B, t, h, w]` where each of t, h, w divides or is a multiple of the patch grid
+        (coarser masks are repeated; finer ones, e.g. FGDM's per-frame masks with t = T, mark a
+        patch masked if any of its cells is masked: a dense mask token hides the whole tubelet),
+        or `[B, L]` with L = T'H'W' (patch grid) or T'(H'/2)(W'/2) (the F2 / token-target grid).
+        """
         if mask.dtype != torch.bool:
             raise TypeError(f"mask must be bool (True = masked), got {mask.dtype}")
         if mask.dim() == 2:
@@ -278,13 +283,14 @@ class SwinTransformer3D(nn.Module):
                                  f"nor the half-resolution grid")
         if mask.dim() != 4:
             raise ValueError(f"mask must be [B, L] or [B, t, h, w], got shape {tuple(mask.shape)}")
-        reps = []
-        for g, m in zip(grid, mask.shape[1:]):
-            if g % m:
-                raise ValueError(f"mask grid {tuple(mask.shape[1:])} does not divide patch grid {grid}")
-            reps.append(g // m)
-        for dim, r in zip((1, 2, 3), reps):
-            mask = mask.repeat_interleave(r, dim=dim)
+        for dim, (g, m) in enumerate(zip(grid, mask.shape[1:]), start=1):
+            if g % m == 0:
+                mask = mask.repeat_interleave(g // m, dim=dim)
+            elif m % g == 0:
+                mask = mask.unflatten(dim, (g, m // g)).any(dim=dim + 1)
+            else:
+                raise ValueError(f"mask grid {tuple(mask.shape[1:])} does not divide or refine "
+                                 f"the patch grid {tuple(grid)}")
         return mask
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> list[torch.Tensor]:
