@@ -3,7 +3,10 @@
 - codes are initialized from random encoder outputs of the first training batch;
 - EMA updates (decay 0.99) of the per-code counts N and sums z_avg, with Laplace smoothing;
 - dead-code reset: after each update every code whose EMA count fell below `dead_threshold`
-  (VideoGPT: 1) is replaced by a random encoder output of the current batch;
+  (VideoGPT: 1) is replaced by a random encoder output of the current batch, and its EMA
+  statistics restart from that vector (N = 1, z_avg = vector). VideoGPT leaves N and z_avg as
+  they were, so its reset code is recomputed from stale statistics on the next update;
+  restarting them keeps the new vector until the EMA decides;
 - commitment loss beta * ||z - sg(e)||^2; straight-through gradient to the encoder.
 Under torch.distributed the batch statistics are all-reduced so every rank holds the same codebook.
 """
