@@ -181,3 +181,20 @@ def test_swin_mask_grids_are_mapped_to_the_patch_grid():
     assert m.sum() == 1 and m[0, 1, 5, 6]
     with pytest.raises(ValueError, match="does not divide or refine"):
         model._expand_mask(torch.zeros(1, 3, 8, 8, dtype=torch.bool), grid)
+
+
+def test_demvm_pieces_compose():
+    """Swin F2 grid == 3D tokenizer token map of the 2x downsampled clip == decoder logits grid."""
+    torch.manual_seed(0)
+    enc, dec = models.build("swin3d_tiny"), models.build("demvm_decoder_tiny")
+    tok = models.build("vqvae3d_tiny", n_codes=dec.cfg.n_codes).eval()
+    clip = torch.rand(2, 3, 16, 64, 64) - 0.5
+    tokens = tok.encode(torch.nn.functional.avg_pool3d(clip, (1, 2, 2)))  # [2, 8, 8, 8]
+    mask = torch.rand(2, 16, 64 // 8, 64 // 8) < 0.6  # per frame, token-grid resolution
+    logits = dec(enc(clip, mask))
+    assert logits.shape[2:] == tokens.shape[1:] == (8, 8, 8)
+    patch_mask = enc._expand_mask(mask, enc.patch_grid(clip.shape))
+    target_mask = patch_mask[:, :, ::2, ::2]  # back on the token grid (time any-pooled to T/2)
+    loss = demvm_loss(logits, tokens, target_mask)
+    loss.backward()
+    assert torch.isfinite(loss) and enc.mask_token.grad is not None

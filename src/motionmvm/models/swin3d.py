@@ -13,7 +13,7 @@ returns the mean-pooled normalized F4 `[B, 8C]` for evaluation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import reduce
 from operator import mul
 
@@ -40,7 +40,6 @@ class Swin3DConfig:
     drop_path_rate: float = 0.1
     patch_norm: bool = True
     mask_token: bool = True  # learnable token that replaces masked patches (dense MVM)
-    extra: dict = field(default_factory=dict)
 
 
 def _window_and_shift(size, window, shift):
