@@ -12,6 +12,24 @@ torch.set_num_threads(1)
 # Full-width configs with fewer blocks where the registered depth would dominate the test time
 # (widths, heads and windows stay those registered).
 CHEAP = {"swin3d_t": {"depths": (1, 1, 1, 1)}, "swin3d_b": {"depths": (1, 1, 1, 1)}}
+# ViT encoders and the VideoMAE decoder come from the pretrain area (vit.py, videomae_decoder.py);
+# they are exercised here through the documented interface when present.
+PREFIX_CHEAP = {"vit_": {"img_size": 32, "num_frames": 4, "patch": 16, "depth": 1},
+                "videomae_decoder": {"grid": (2, 2, 2), "depth": 1}}
+
+
+def _overrides(name):
+    for prefix, kw in PREFIX_CHEAP.items():
+        if name.startswith(prefix):
+            return kw
+    return CHEAP.get(name, {})
+
+
+def _same_count_mask(batch, length, n_mask):
+    mask = torch.zeros(batch, length, dtype=torch.bool)
+    for b in range(batch):
+        mask[b, torch.randperm(length)[:n_mask]] = True
+    return mask
 
 
 def _swin(model):
@@ -57,6 +75,25 @@ def _bridge(model):
     return out.pow(2).mean()
 
 
+def _vit(model):
+    c = model.cfg
+    T, H, W = c.grid
+    L = T * H * W
+    x = torch.randn(2, c.in_chans, c.num_frames, c.img_size, c.img_size)
+    out = model(x, _same_count_mask(2, L, L // 2))
+    assert out.shape == (2, L - L // 2, c.embed_dim)
+    assert model.forward_features(x).shape == (2, c.embed_dim)
+    return out.pow(2).mean()
+
+
+def _videomae_decoder(model):
+    c = model.cfg
+    L = c.grid[0] * c.grid[1] * c.grid[2]
+    out = model(torch.randn(2, L - 6, c.encoder_dim), _same_count_mask(2, L, 6))
+    assert out.shape == (2, 6, c.out_dim)
+    return out.pow(2).mean()
+
+
 def _tokenizer(model):
     model.train()
     x = torch.rand(2, 3, 4, 16, 16) - 0.5
@@ -71,7 +108,7 @@ def _tokenizer(model):
 
 FAMILIES = {"swin3d": _swin, "demvm_decoder": _demvm, "i3d_head": _i3d, "mme_head": _masked_decoder,
             "mar_decoder": _masked_decoder, "mar_bridge": _bridge, "vqvae3d": _tokenizer,
-            "vq2d": _tokenizer}
+            "vq2d": _tokenizer, "vit_": _vit, "videomae_decoder": _videomae_decoder}
 
 
 def _runner(name):
@@ -97,7 +134,7 @@ def test_registry_contents_and_errors():
 @pytest.mark.parametrize("name", models.names())
 def test_every_model_forward_backward(name):
     torch.manual_seed(0)
-    model = models.build(name, **CHEAP.get(name, {}))
+    model = models.build(name, **_overrides(name))
     run = _runner(name)
     if run is None:
         if not hasattr(model, "example_inputs"):
@@ -198,3 +235,14 @@ def test_demvm_pieces_compose():
     loss = demvm_loss(logits, tokens, target_mask)
     loss.backward()
     assert torch.isfinite(loss) and enc.mask_token.grad is not None
+
+
+def test_mar_decoder_initializes_from_videomae_decoder():
+    """MAR's reconstruction decoder starts from the pretrained VideoMAE decoder (paper 003)."""
+    if "videomae_decoder" not in models.names():
+        pytest.skip("videomae_decoder (pretrain area) is not in this tree")
+    src = models.build("videomae_decoder", encoder_dim=64, embed_dim=48, num_heads=2, depth=1,
+                       grid=(2, 4, 4))
+    dst = models.build("mar_decoder_tiny")
+    dst.load_state_dict(src.state_dict())  # strict: same names and shapes
+    torch.testing.assert_close(dst.head.weight, src.head.weight)
