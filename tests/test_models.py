@@ -14,7 +14,9 @@ torch.set_num_threads(1)
 CHEAP = {"swin3d_t": {"depths": (1, 1, 1, 1)}, "swin3d_b": {"depths": (1, 1, 1, 1)}}
 # ViT encoders and the VideoMAE decoder come from the pretrain area (vit.py, videomae_decoder.py);
 # they are exercised here through the documented interface when present.
-PREFIX_CHEAP = {"vit_": {"img_size": 32, "num_frames": 4, "patch": 16, "depth": 1},
+PREFIX_CHEAP = {"mar_bridging_classifier": {"embed_dim": 64, "dim": 32, "depth": 1, "num_heads": 2,
+                                            "num_classes": 5},
+                "vit_": {"img_size": 32, "num_frames": 4, "patch": 16, "depth": 1},
                 "videomae_decoder": {"grid": (2, 2, 2), "depth": 1}}
 
 
@@ -107,7 +109,7 @@ def _tokenizer(model):
 
 
 FAMILIES = {"swin3d": _swin, "demvm_decoder": _demvm, "i3d_head": _i3d, "mme_head": _masked_decoder,
-            "mar_decoder": _masked_decoder, "mar_bridge": _bridge, "vqvae3d": _tokenizer,
+            "mar_decoder": _masked_decoder, "mar_bridg": _bridge, "vqvae3d": _tokenizer,
             "vq2d": _tokenizer, "vit_": _vit, "videomae_decoder": _videomae_decoder}
 
 
@@ -246,3 +248,20 @@ def test_mar_decoder_initializes_from_videomae_decoder():
     dst = models.build("mar_decoder_tiny")
     dst.load_state_dict(src.state_dict())  # strict: same names and shapes
     torch.testing.assert_close(dst.head.weight, src.head.weight)
+
+
+def test_bridging_classifier_under_eval_argument_names():
+    """The evaluation area builds it as build("mar_bridging_classifier", embed_dim, num_classes, dim, ...)."""
+    bridge = models.build("mar_bridging_classifier", embed_dim=48, num_classes=7, dim=32, depth=1, num_heads=4)
+    assert (bridge.cfg.encoder_dim, bridge.cfg.width, bridge.cfg.num_heads) == (48, 32, 4)
+    assert bridge(torch.randn(3, 5, 48)).shape == (3, 7)
+    default = models.build("mar_bridging_classifier", embed_dim=768, num_classes=10)
+    assert (default.cfg.width, default.cfg.depth, default.cfg.num_heads) == (512, 2, 4)  # paper 003
+
+
+def test_swin_exposes_feature_width_and_input_size():
+    enc = models.build("swin3d_t", depths=(1, 1, 1, 1), num_frames=8, img_size=64)
+    assert enc.embed_dim == enc.num_features == 768  # forward_features width (8C), not C
+    assert (enc.cfg.num_frames, enc.cfg.img_size) == (8, 64)
+    head = models.build("i3d_head", in_dim=enc.embed_dim, num_classes=3)
+    assert head(enc(torch.randn(1, 3, 8, 64, 64))[-1]).shape == (1, 3)

@@ -269,3 +269,15 @@ _reg("mar_decoder_tiny", MaskedTokenDecoder, MaskedDecoderConfig,
 _reg("mar_bridge", BridgingClassifier, BridgeConfig, {})
 _reg("mar_bridge_tiny", BridgingClassifier, BridgeConfig,
      {"encoder_dim": 64, "width": 64, "num_heads": 2, "depth": 1, "num_classes": 10})
+
+
+@register_model("mar_bridging_classifier")
+def mar_bridging_classifier(embed_dim: int | None = None, dim: int | None = None, **overrides):
+    """The MAR bridging classifier under the evaluation area's argument names:
+    `embed_dim` = encoder width (BridgeConfig.encoder_dim), `dim` = bridge width (BridgeConfig.width);
+    other keywords are BridgeConfig fields (depth, num_heads, num_classes, ...)."""
+    if embed_dim is not None:
+        overrides["encoder_dim"] = embed_dim
+    if dim is not None:
+        overrides["width"] = dim
+    return BridgingClassifier(make_config(BridgeConfig, {}, overrides))

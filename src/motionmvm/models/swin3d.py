@@ -40,6 +40,10 @@ class Swin3DConfig:
     drop_path_rate: float = 0.1
     patch_norm: bool = True
     mask_token: bool = True  # learnable token that replaces masked patches (dense MVM)
+    # Clip the model is trained/evaluated at (the network itself takes any T, H, W; callers such
+    # as the evaluation area read these to know the input size).
+    num_frames: int = 16
+    img_size: int = 224
 
 
 def _window_and_shift(size, window, shift):
@@ -241,6 +245,7 @@ class SwinTransformer3D(nn.Module):
             self.layers.append(Stage(self.dims[i], depth, heads, cfg.window_size, i > 0, cfg,
                                      dpr[start:start + depth]))
         self.num_features = self.dims[-1]
+        self.embed_dim = self.num_features  # width of forward_features (8C), like ViT's embed_dim
         self.norm = nn.LayerNorm(self.num_features)
         self.apply(self._init_weights)
         if self.mask_token is not None:
