@@ -265,3 +265,13 @@ def test_swin_exposes_feature_width_and_input_size():
     assert (enc.cfg.num_frames, enc.cfg.img_size) == (8, 64)
     head = models.build("i3d_head", in_dim=enc.embed_dim, num_classes=3)
     assert head(enc(torch.randn(1, 3, 8, 64, 64))[-1]).shape == (1, 3)
+
+
+def test_swin_trains_after_an_inference_mode_pass():
+    """Cached window masks / indices made under inference mode must not break a later backward."""
+    model = models.build("swin3d_tiny", window_size=(2, 3, 3))  # odd window: clamped + padded paths
+    x = torch.randn(1, 3, 4, 40, 40)
+    with torch.inference_mode():
+        model(x)
+    model(x)[-1].sum().backward()
+    assert model.patch_embed.proj.weight.grad is not None

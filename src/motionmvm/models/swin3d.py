@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import reduce
+from functools import lru_cache, reduce
 from operator import mul
 
 import torch
@@ -69,12 +69,15 @@ def window_reverse(windows: torch.Tensor, ws, B: int, T: int, H: int, W: int) ->
     return x.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(B, T, H, W, -1)
 
 
+@lru_cache(maxsize=64)
 def relative_position_index_3d(ws) -> torch.Tensor:
-    """[N, N] index into the (2wt-1)(2wh-1)(2ww-1) bias table, N = wt*wh*ww (t slowest)."""
-    coords = torch.stack(torch.meshgrid(*[torch.arange(s) for s in ws], indexing="ij")).flatten(1)
-    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
-    rel = rel + torch.tensor([s - 1 for s in ws])
-    return rel[..., 0] * (2 * ws[1] - 1) * (2 * ws[2] - 1) + rel[..., 1] * (2 * ws[2] - 1) + rel[..., 2]
+    """[N, N] index into the (2wt-1)(2wh-1)(2ww-1) bias table, N = wt*wh*ww (t slowest).
+    Built outside inference mode: the cached tensor also serves training passes."""
+    with torch.inference_mode(False):
+        coords = torch.stack(torch.meshgrid(*[torch.arange(s) for s in ws], indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        rel = rel + torch.tensor([s - 1 for s in ws])
+        return rel[..., 0] * (2 * ws[1] - 1) * (2 * ws[2] - 1) + rel[..., 1] * (2 * ws[2] - 1) + rel[..., 2]
 
 
 class WindowAttention3D(nn.Module):
@@ -90,8 +93,8 @@ class WindowAttention3D(nn.Module):
         self.attn_drop = attn_drop
         n_rel = reduce(mul, [2 * s - 1 for s in window_size])
         self.relative_position_bias_table = nn.Parameter(torch.zeros(n_rel, num_heads))
-        self.register_buffer("relative_position_index", relative_position_index_3d(window_size),
-                             persistent=False)
+        self.register_buffer("relative_position_index",
+                             relative_position_index_3d(tuple(window_size)).clone(), persistent=False)
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
@@ -103,7 +106,7 @@ class WindowAttention3D(nn.Module):
         qkv = self.qkv(x).reshape(Bw, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         index = self.relative_position_index if tuple(ws) == self.window_size \
-            else relative_position_index_3d(ws).to(x.device)
+            else relative_position_index_3d(tuple(ws)).to(x.device)
         if tuple(ws) != self.window_size:
             # Window clamped to a small input: index the centre of the full-size table, which
             # holds the same relative offsets.
@@ -160,18 +163,21 @@ class SwinBlock3D(nn.Module):
         return x + self.drop_path2(self.mlp(self.norm2(x)))
 
 
+@lru_cache(maxsize=64)  # one per (feature size, window, shift, device): reused by every block
 def _shift_mask(size, ws, ss, device) -> torch.Tensor:
-    """[nW, N, N] additive mask (-inf-like) separating regions that the cyclic shift made adjacent."""
-    img = torch.zeros(1, *size, 1, device=device)
-    cnt = 0
-    for t in (slice(-ws[0]), slice(-ws[0], -ss[0]), slice(-ss[0], None)) if ss[0] else (slice(None),):
-        for h in (slice(-ws[1]), slice(-ws[1], -ss[1]), slice(-ss[1], None)) if ss[1] else (slice(None),):
-            for w in (slice(-ws[2]), slice(-ws[2], -ss[2]), slice(-ss[2], None)) if ss[2] else (slice(None),):
-                img[:, t, h, w, :] = cnt
-                cnt += 1
-    win = window_partition(img, ws).squeeze(-1)  # [nW, N]
-    diff = win[:, None, :] - win[:, :, None]
-    return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
+    """[nW, N, N] additive mask (-100) separating regions that the cyclic shift made adjacent.
+    Built outside inference mode so the cached tensor is usable by training passes too."""
+    with torch.inference_mode(False), torch.no_grad():
+        img = torch.zeros(1, *size, 1, device=device)
+        cnt = 0
+        for t in (slice(-ws[0]), slice(-ws[0], -ss[0]), slice(-ss[0], None)) if ss[0] else (slice(None),):
+            for h in (slice(-ws[1]), slice(-ws[1], -ss[1]), slice(-ss[1], None)) if ss[1] else (slice(None),):
+                for w in (slice(-ws[2]), slice(-ws[2], -ss[2]), slice(-ss[2], None)) if ss[2] else (slice(None),):
+                    img[:, t, h, w, :] = cnt
+                    cnt += 1
+        win = window_partition(img, ws).squeeze(-1)  # [nW, N]
+        diff = win[:, None, :] - win[:, :, None]
+        return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
 
 
 class PatchMerging3D(nn.Module):
