@@ -4,7 +4,9 @@ Other test_motion*.py modules import the fixtures from here (`from test_motion_f
 ...`). Until the embedded benchmark (`motionmvm data synth`) lands, these are the ground truth:
 - `translate`: a 40x40 noise-textured square moving by VELOCITY px/frame over a static noise
   background (forward motion, dx right, dy down);
-- `pan`: the whole frame is a window sliding over a larger texture, so every pixel moves by PAN.
+- `pan`: the whole frame is a window sliding over a larger texture, so every pixel moves by PAN;
+- `zoom`: the camera zooms in about the frame centre by ZOOM per frame, so content at p in frame t
+  is at c + ZOOM (p - c) in frame t+1 (spatially varying motion).
 Both 160x128, 24 frames, yuv420p, GOP 12 (intra frames 0 and 12), no B-frames, one reference frame (ref=1).
 """
 from __future__ import annotations
@@ -21,6 +23,8 @@ W, H, FRAMES, GOP = 160, 128, 24, 12
 VELOCITY = (3, 2)     # object motion, px per frame (dx, dy)
 PAN = (-2, 1)         # content motion of the pan clip, px per frame
 OBJ, OBJ_START = 40, (20, 30)
+ZOOM = 1.02           # scale factor per frame of the zoom clip
+CENTRE = ((W - 1) / 2, (H - 1) / 2)
 
 
 def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -56,6 +60,20 @@ def make_pan(seed: int = 1) -> np.ndarray:
                      for t in range(FRAMES)])
 
 
+def make_zoom(seed: int = 2) -> np.ndarray:
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.integers(0, 256, (H, W, 3), dtype=np.uint8), (0, 0), 2.0)
+    cx, cy = CENTRE
+    frames = []
+    for t in range(FRAMES):
+        s = ZOOM ** t
+        m = np.array([[s, 0, cx * (1 - s)], [0, s, cy * (1 - s)]], np.float32)
+        frames.append(cv2.warpAffine(tex, m, (W, H), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT))
+    return np.stack(frames)
+
+
 def encode_h264(frames: np.ndarray, path: Path, gop: int = GOP, fps: int = 25) -> Path:
     """Real H.264 (libx264, yuv420p, fixed GOP, no B-frames, CRF 18) in an mp4."""
     import av
@@ -79,13 +97,14 @@ def _clip_dir() -> Path:
     d = Path(tempfile.mkdtemp(prefix="motion_clips_"))
     encode_h264(make_translate(), d / "translate.mp4")
     encode_h264(make_pan(), d / "pan.mp4")
+    encode_h264(make_zoom(), d / "zoom.mp4")
     return d
 
 
 @pytest.fixture(scope="session")
 def motion_clips() -> dict[str, Path]:
     d = _clip_dir()
-    return {"translate": d / "translate.mp4", "pan": d / "pan.mp4"}
+    return {"translate": d / "translate.mp4", "pan": d / "pan.mp4", "zoom": d / "zoom.mp4"}
 
 
 def build_dataset(root: Path, clips: dict[str, Path]) -> Path:
@@ -96,7 +115,7 @@ def build_dataset(root: Path, clips: dict[str, Path]) -> Path:
 
     ds = root / "motiontest"
     (ds / "videos").mkdir(parents=True)
-    names = {"translate": clips["translate"], "pan": clips["pan"], "translate_copy": clips["translate"]}
+    names = {"translate": clips["translate"], "pan": clips["pan"], "translate_copy": clips["translate"]}  # noqa: E501
     entries = []
     for cid, src in names.items():
         dst = ds / "videos" / f"{cid}.mp4"

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_motion_fixtures import FRAMES, H, PAN, VELOCITY, W, motion_clips, object_box  # noqa: F401
+from test_motion_fixtures import (CENTRE, FRAMES, H, PAN, VELOCITY, W, ZOOM,  # noqa: F401
+                                  motion_clips, object_box)
 
 from motionmvm.data.video import read_frames
 from motionmvm.motion import flow, klt, traj
@@ -149,3 +150,26 @@ def test_hog_votes_split_linearly_between_neighbouring_bins():
     ramp = (xx + yy) / 100.0  # gradient at 45 degrees: bin position 45/20 - 0.5 = 1.75
     hist = traj.orientation_histograms(ramp, bins=9, cell=8)[16, 16]
     np.testing.assert_allclose(hist[[1, 2]] / hist.sum(), [0.25, 0.75], atol=1e-4)
+
+
+def test_trajectories_follow_a_zoom(motion_clips):
+    """Spatially varying motion: a point p ends at c + ZOOM^L (p - c) after L steps (bilinear flow
+    sampling at the moving sub-pixel position). Central points, median error <= 0.5 px."""
+    frames = read_frames(motion_clips["zoom"])
+    L = 6
+    out = traj.trajectories(frames, flow.dis(frames), length=L, patch=16, bound=20)
+    xs, ys = traj.grid(H, W, 16)
+    gx, gy = np.meshgrid(xs, ys)
+    c = np.array(CENTRE)
+    start = np.stack([gx, gy], -1)
+    expected = c + ZOOM ** L * (start - c) - start
+    central = (np.abs(gx - c[0]) < 0.3 * W) & (np.abs(gy - c[1]) < 0.3 * H)
+    errors = []
+    for t in range(0, FRAMES - L, 4):
+        got = out["disp"][t].astype(np.float32).sum(2)
+        errors.append(np.hypot(*(got - expected)[central].T))
+        assert out["valid"][t][central].all()
+    err = np.concatenate(errors)
+    print(f"\nzoom trajectories: median end-point error {np.median(err):.2f} px "
+          f"(expected |displacement| up to {np.abs(expected[central]).max():.1f} px)")
+    assert np.median(err) <= 0.5

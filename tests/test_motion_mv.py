@@ -100,3 +100,23 @@ def test_codec_motion_agrees_with_dis_flow_on_real_videos(name, frames, floor_co
     print(f"\n{name}: {epe.size} moving cells, direction agreement (cos > 0.7) {agree:.3f}, "
           f"median end-point difference {med:.2f} px")
     assert agree >= floor_cos and med <= max_median_epe
+
+
+def test_zoom_gives_spatially_varying_motion(motion_clips):
+    """A cell centred at q of frame t+1 holds content that was at c + (q - c) / ZOOM in frame t:
+    forward motion q - c - (q - c) / ZOOM. Median error over known central cells <= 0.5 px."""
+    from test_motion_fixtures import CENTRE, H, W, ZOOM
+
+    out = mv.extract(motion_clips["zoom"])
+    qy, qx = np.mgrid[0: H // 4, 0: W // 4] * 4 + 1.5
+    c = np.array(CENTRE)
+    q = np.stack([qx, qy], -1)
+    expected = (q - c) * (1 - 1 / ZOOM)
+    central = (np.abs(qx - c[0]) < 0.35 * W) & (np.abs(qy - c[1]) < 0.35 * H)
+    err = []
+    for t in np.flatnonzero(~out["missing"]):
+        sel = central & out["known"][t]
+        err.append(np.hypot(*(out["field"][t].astype(np.float32) - expected)[sel].T))
+    err = np.concatenate(err)
+    print(f"\nzoom codec motion: median error {np.median(err):.2f} px over {err.size} cells")
+    assert np.median(err) <= 0.5
