@@ -1,0 +1,1 @@
+"""Data layer: embedded benchmark, video reading, clip sampling, manifests."""
