@@ -4,12 +4,11 @@ Every sample is a pure function of (seed, epoch, index): its clip start and its 
 `numpy.random.default_rng([seed, epoch, index])`, so the data order and content survive a restart
 (exact resume) and do not depend on how many DataLoader workers run or on which rank.
 
-Until `motionmvm.data` provides the dataset, `ManifestVideos` reads `data/P/<D>/manifest.jsonl`
-(status "ok", split "train") and decodes with PyAV.
+`ManifestVideos` reads the "ok" clips of split "train" from `data/P/<D>/manifest.jsonl` through
+`motionmvm.data` (decord first, PyAV fallback), decoding only the frames a clip needs.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -21,58 +20,62 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def read_frames(path: str | Path) -> np.ndarray:
-    """All frames of a video as np.uint8 [T, H, W, 3] (RGB) via PyAV."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    except (av.error.FFmpegError, OSError) as exc:
-        raise RuntimeError(f"cannot decode {path}: {exc}") from exc
-    if not frames:
-        raise RuntimeError(f"no frames decoded from {path}")
-    return np.stack(frames)
-
-
 class ManifestVideos:
-    """The training videos of a dataset directory (`manifest.jsonl` entries with status ok)."""
+    """The usable training videos of a dataset directory (motionmvm.data manifest + video reader)."""
 
     def __init__(self, dataset_dir: str | Path, split: str = "train"):
+        from motionmvm.data import manifest
+
         self.root = Path(dataset_dir)
-        manifest = self.root / "manifest.jsonl"
-        if not manifest.exists():
-            raise FileNotFoundError(f"no manifest at {manifest}; prepare the dataset first")
-        rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-        self.entries = [r for r in rows if r.get("status", "ok") == "ok" and r.get("split") == split]
+        self.entries = manifest.load(self.root, status="ok", split=split)
         if not self.entries:
-            raise ValueError(f"{manifest} has no usable clips in split {split!r}")
+            raise ValueError(f"{self.root / 'manifest.jsonl'} has no usable clips in split {split!r}")
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def frames(self, i: int) -> np.ndarray:
-        path = Path(self.entries[i]["path"])
-        return read_frames(path if path.is_absolute() else self.root / path)
+    def num_frames(self, i: int) -> int:
+        return int(self.entries[i]["frames"])
 
-    def clip_id(self, i: int) -> str:
-        return self.entries[i]["clip_id"]
+    def read(self, i: int, indices) -> np.ndarray:
+        """uint8 [len(indices), H, W, 3] RGB frames of video i."""
+        from motionmvm.data.video import read_frames
+
+        return read_frames(self.root / self.entries[i]["path"], indices)
 
 
-def sample_clip(frames: np.ndarray, num_frames: int, stride: int, size: int,
+class ArrayVideos:
+    """In-memory videos (a list of uint8 [N, H, W, 3]) with the ManifestVideos interface."""
+
+    def __init__(self, videos: list[np.ndarray]):
+        self.videos = videos
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def num_frames(self, i: int) -> int:
+        return len(self.videos[i])
+
+    def read(self, i: int, indices) -> np.ndarray:
+        return self.videos[i][np.asarray(indices)]
+
+
+def sample_clip(videos, i: int, num_frames: int, stride: int, size: int,
                 rng: np.random.Generator) -> torch.Tensor:
-    """frames: uint8 [N, H, W, 3] -> normalised float [3, num_frames, size, size].
+    """Video i -> normalised float [3, num_frames, size, size] (ImageNet mean/std).
 
     A random window of num_frames frames at `stride` (indices clamped to the last frame for short
-    videos), a random square crop of the short side, resized to `size` (bilinear).
+    videos), a random square crop of the short side, resized to `size` (bilinear, antialiased).
     """
-    n, h, w, _ = frames.shape
+    n = videos.num_frames(i)
     span = (num_frames - 1) * stride + 1
     start = int(rng.integers(0, max(n - span, 0) + 1))
     idx = np.minimum(start + stride * np.arange(num_frames), n - 1)
+    frames = videos.read(i, idx.tolist())
+    _, h, w, _ = frames.shape
     side = min(h, w)
     y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-    clip = torch.from_numpy(frames[idx, y0:y0 + side, x0:x0 + side]).permute(0, 3, 1, 2).float() / 255
+    clip = torch.from_numpy(np.ascontiguousarray(frames[:, y0:y0 + side, x0:x0 + side])).permute(0, 3, 1, 2).float() / 255
     if side != size:
         clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -83,7 +86,7 @@ def sample_clip(frames: np.ndarray, num_frames: int, stride: int, size: int,
 class MaskedClips(Dataset):
     """Indexed by (epoch, index): {video: [3, T, S, S], mask: bool [T', H', W'], index}.
 
-    `videos` needs `__len__` and `frames(i) -> uint8 [N, H, W, 3]`.
+    `videos`: ManifestVideos or ArrayVideos (`__len__`, `num_frames(i)`, `read(i, indices)`).
     """
 
     def __init__(self, videos, spec, *, grid, num_frames: int, stride: int, size: int, seed: int):
@@ -96,6 +99,6 @@ class MaskedClips(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict:
         epoch, i = key
         rng = np.random.default_rng([self.seed, epoch, i])
-        video = sample_clip(self.videos.frames(i), self.num_frames, self.stride, self.size, rng)
+        video = sample_clip(self.videos, i, self.num_frames, self.stride, self.size, rng)
         mask = self.spec.mask_fn(self.grid, epoch, rng)
         return {"video": video, "mask": torch.from_numpy(mask), "index": i}

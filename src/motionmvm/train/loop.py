@@ -32,6 +32,16 @@ class Preempted(RuntimeError):
     """Stopped by SIGTERM / SIGUSR2 after writing a checkpoint; rerun to resume."""
 
 
+# Settings that do not change the computed weights; a resumed run may change them.
+_RUNTIME_KEYS = ("ckpt_every", "log_every", "num_workers", "threads", "device")
+
+
+def training_identity(cfg: dict) -> str:
+    """Hash of what determines the trained weights (model + pretrain budget); checked on resume."""
+    pre = {k: v for k, v in cfg["pretrain"].items() if k not in _RUNTIME_KEYS}
+    return params_hash({"model": cfg["model"], "pretrain": pre})
+
+
 def run_dir_for(cfg: dict, method: str, seed: int) -> Path:
     return Path(cfg["paths"]["runs"]) / cfg["profile"] / "pretrain" / method / f"seed{seed}"
 
@@ -66,24 +76,19 @@ def _grid(model) -> tuple[int, int, int]:
     return tuple(getattr(model, "grid", None) or model.encoder.cfg.grid)
 
 
-def _provenance(cfg: dict, **links) -> dict:
-    try:
-        from motionmvm.provenance import record
-    except ModuleNotFoundError:
-        # motionmvm.provenance is not in this checkout yet: record what the loop itself knows.
-        import platform
+def _provenance(cfg: dict, data_dir: Path, encoder: Path, seed: int, started: float) -> dict:
+    from motionmvm.provenance import record
 
-        return {"params_hash": params_hash(cfg), "torch": torch.__version__,
-                "python": platform.python_version(), **{k: str(v) for k, v in links.items()}}
-    return record(cfg, **links)
+    has_manifest = (data_dir / "manifest.json").exists()  # in-memory test videos have none
+    return record(cfg, dataset_dir=data_dir if has_manifest else None, checkpoint=encoder, seed=seed,
+                  started=started)
 
 
 def pretrain(cfg: dict, method: str, dataset: str, seed: int, *, run_dir: str | Path | None = None,
              videos=None) -> dict:
     """Pretrain `method` on `dataset` with `seed`; returns the metrics written to metrics.json.
 
-    `videos` (optional) replaces the manifest reader: any object with `__len__` and
-    `frames(i) -> uint8 [N, H, W, 3]`.
+    `videos` (optional, e.g. `clips.ArrayVideos`) replaces the manifest reader of `data/P/<dataset>`.
     """
     p = cfg["pretrain"]
     if p["threads"] > 0:
@@ -97,6 +102,7 @@ def pretrain(cfg: dict, method: str, dataset: str, seed: int, *, run_dir: str | 
 
 def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos) -> dict:
     p = cfg["pretrain"]
+    started = time.time()
     spec = methods.get(method)
     run_dir = Path(run_dir) if run_dir else run_dir_for(cfg, method, seed)
     data_dir = Path(cfg["paths"]["data"]) / cfg["profile"] / dataset
@@ -114,7 +120,7 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos) -> di
     scheduler = build_scheduler(optimizer, spec.optim, warmup, total)
     cuda = dist.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling; kept for resume
-    meta = {"method": method, "dataset": dataset, "seed": seed, "params_hash": params_hash(cfg)}
+    meta = {"method": method, "dataset": dataset, "seed": seed, "params_hash": training_identity(cfg)}
 
     ckpt_path = run_dir / "checkpoint.pt"
     start = 0
@@ -126,7 +132,11 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos) -> di
     ddp = dist.world > 1
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.device] if cuda else None) \
         if ddp else model
-    loader = DataLoader(clips, batch_sampler=order, num_workers=p["num_workers"], pin_memory=cuda)
+    # The loader gets its own generator: creating an iterator would otherwise draw from torch's
+    # global RNG (worker base seed) and shift the restored RNG stream after a resume. Samples do not
+    # use worker seeds (clips.MaskedClips seeds each sample from (seed, epoch, index)).
+    loader = DataLoader(clips, batch_sampler=order, num_workers=p["num_workers"], pin_memory=cuda,
+                        generator=torch.Generator().manual_seed(seed))
     log = CsvLog(run_dir / "log.csv", start) if dist.is_main else None
     writer = _tensorboard(run_dir) if dist.is_main else None
 
@@ -181,10 +191,12 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos) -> di
     if not dist.is_main:
         return {}
     writer.close()
-    return _finish(cfg, spec, model, run_dir, log, meta, total, order, seen / max(elapsed, 1e-9), elapsed)
+    return _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order,
+                   seen / max(elapsed, 1e-9), elapsed, started)
 
 
-def _finish(cfg, spec, model, run_dir, log, meta, total, order, clips_per_s, elapsed) -> dict:
+def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_per_s, elapsed,
+            started) -> dict:
     encoder = model.encoder
     enc_cfg = asdict(encoder.cfg) if hasattr(encoder.cfg, "__dataclass_fields__") else dict(encoder.cfg)
     with atomic_path(run_dir / "encoder.pt") as tmp:
@@ -202,7 +214,7 @@ def _finish(cfg, spec, model, run_dir, log, meta, total, order, clips_per_s, ela
         "loss_first": float(np.mean([r["loss"] for r in rows[:k]])) if rows else None,
         "loss_last": float(np.mean([r["loss"] for r in rows[-k:]])) if rows else None,
         "clips_per_s": clips_per_s, "wall_s_this_session": elapsed,
-        "provenance": _provenance(cfg, encoder=run_dir / "encoder.pt"),
+        "provenance": _provenance(cfg, data_dir, run_dir / "encoder.pt", meta["seed"], started),
     }
     write_json(run_dir / "metrics.json", metrics)
     return metrics
