@@ -145,9 +145,11 @@ def _init_weights(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
-# Sizes: S/B/L as in ViT/VideoMAE; tiny = DeiT-Ti; micro is for smoke tests only.
+# Sizes: S/B/L as in ViT/VideoMAE; tiny = DeiT-Ti; mini is the small (2-core CPU) profile's
+# encoder; micro is for smoke tests only.
 VIT_SIZES = {
     "vit_micro": dict(embed_dim=48, depth=2, num_heads=2, mlp_ratio=2.0),
+    "vit_mini": dict(embed_dim=96, depth=4, num_heads=3),
     "vit_tiny": dict(embed_dim=192, depth=12, num_heads=3),
     "vit_s": dict(embed_dim=384, depth=12, num_heads=6),
     "vit_b": dict(embed_dim=768, depth=12, num_heads=12),
