@@ -18,7 +18,7 @@ def _pretrain(args) -> int:
         return 2
     try:
         metrics = pretrain(cfg, args.method, args.dataset or cfg["experiment"]["pretrain_dataset"],
-                           args.seed, run_dir=args.run_dir)
+                           args.seed, run_dir=args.run_dir, progress=not args.no_progress)
     except Preempted as exc:
         print(f"motionmvm pretrain: {exc}", file=sys.stderr)
         return 3
@@ -35,4 +35,5 @@ def register(subparsers) -> None:
     p.add_argument("--dataset", default=None, help="dataset name (default: experiment.pretrain_dataset)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--run-dir", default=None, help="output directory (default: runs/P/pretrain/<method>/seed<S>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (pipelines, logs)")
     p.set_defaults(func=_pretrain)

@@ -85,7 +85,7 @@ def _provenance(cfg: dict, data_dir: Path, encoder: Path, seed: int, started: fl
 
 
 def pretrain(cfg: dict, method: str, dataset: str, seed: int, *, run_dir: str | Path | None = None,
-             videos=None) -> dict:
+             videos=None, progress: bool = True) -> dict:
     """Pretrain `method` on `dataset` with `seed`; returns the metrics written to metrics.json.
 
     `videos` (optional, e.g. `clips.ArrayVideos`) replaces the manifest reader of `data/P/<dataset>`.
@@ -95,12 +95,12 @@ def pretrain(cfg: dict, method: str, dataset: str, seed: int, *, run_dir: str | 
         torch.set_num_threads(p["threads"])
     dist = init_from_env(p["device"])
     try:
-        return _pretrain(cfg, method, dataset, seed, dist, run_dir, videos)
+        return _pretrain(cfg, method, dataset, seed, dist, run_dir, videos, progress)
     finally:
         cleanup()
 
 
-def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos) -> dict:
+def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_progress) -> dict:
     p = cfg["pretrain"]
     started = time.time()
     spec = methods.get(method)
@@ -145,7 +145,7 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos) -> di
             ckpt.save(ckpt_path, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                       step=step, meta=meta)
 
-    progress = _progress(total, start, f"{method} seed{seed}", dist.is_main)
+    progress = _progress(total, start, f"{method} seed{seed}", dist.is_main and show_progress)
     model.train()
     step, t0, seen, loss_sum = start, time.perf_counter(), 0, 0.0
     batches = iter(loader)
