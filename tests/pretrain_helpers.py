@@ -51,8 +51,8 @@ def write_params(tmp: Path, profile: str = "smoke", **sections) -> Path:
     raw["paths"] = {k: str(tmp / k) for k in ("data", "cache", "runs", "results")}
     raw["profiles"][profile] = deep_merge(raw["profiles"].get(profile) or {}, sections)
     (tmp / "workflow").mkdir(exist_ok=True)
-    if not (tmp / "workflow" / "schemas").exists():
-        shutil.copytree(REPO / "workflow" / "schemas", tmp / "workflow" / "schemas")
+    shutil.rmtree(tmp / "workflow" / "schemas", ignore_errors=True)
+    shutil.copytree(REPO / "workflow" / "schemas", tmp / "workflow" / "schemas")
     path = tmp / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path

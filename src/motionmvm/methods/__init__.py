@@ -10,8 +10,8 @@ import importlib
 from motionmvm.methods.spec import MethodSpec, OptimSpec
 
 _METHODS: dict[str, MethodSpec] = {}
-# Methods whose pieces (masking strategies, targets, Swin/VQ models) are in the package.
-_MODULES = ("videomae", "stmae")
+# One module per method; masking strategies and targets are resolved when a method is used.
+_MODULES = ("videomae", "stmae", "mgmae", "mgm")
 _loaded = False
 
 

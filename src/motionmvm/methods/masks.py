@@ -7,14 +7,15 @@ with a clear error naming it.
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import numpy as np
 
 
 def _tube(grid, ratio, *, generator, batch=1, **_):
-    """VideoMAE tube masking: one random spatial map with round(ratio*H'*W') masked, repeated in time."""
+    """VideoMAE tube masking: one random spatial map with floor(ratio*H'*W') masked, repeated in time."""
     t, h, w = grid
-    n_mask = int(round(ratio * h * w))
+    n_mask = int(np.floor(ratio * h * w + 1e-9))
     out = np.zeros((batch, t, h * w), dtype=np.bool_)
     for b in range(batch):
         out[b, :, generator.permutation(h * w)[:n_mask]] = True
@@ -22,9 +23,9 @@ def _tube(grid, ratio, *, generator, batch=1, **_):
 
 
 def _random(grid, ratio, *, generator, batch=1, **_):
-    """ST-MAE space-time agnostic masking: round(ratio*L) tokens masked uniformly at random."""
+    """ST-MAE space-time agnostic masking: floor(ratio*L) tokens masked uniformly at random."""
     n = int(np.prod(grid))
-    n_mask = int(round(ratio * n))
+    n_mask = int(np.floor(ratio * n + 1e-9))
     out = np.zeros((batch, n), dtype=np.bool_)
     for b in range(batch):
         out[b, generator.permutation(n)[:n_mask]] = True
@@ -48,20 +49,25 @@ def strategy(name: str):
     return masking.get(name)
 
 
-def pmr_ratios(epoch: int) -> dict:
-    """DEMVM's progressive masking ratios for `epoch` (motionmvm.masking.pmr)."""
-    from motionmvm.masking import pmr  # noqa: PLC0415 - only DEMVM needs it
+def draw_mask(spec, grid, epoch: int, rng: np.random.Generator, motion: dict,
+              masking_cfg: dict | None = None, tubelet: int = 2) -> np.ndarray:
+    """One mask `np.bool_ [T', H', W']` for `spec` at `epoch` drawn from `rng`.
 
-    return pmr.ratios(epoch)
-
-
-def draw_mask(spec, grid, epoch: int, rng: np.random.Generator, motion: dict) -> np.ndarray:
-    """One mask `np.bool_ [T', H', W']` for `spec` at `epoch` drawn from `rng`."""
+    Ratio and options come from the params `masking` section (masking.settings.strategy_kwargs;
+    DEMVM's PMR ratios at `epoch` when `spec.pmr`, the schedule's end value otherwise) when it has
+    the method's entry, else the spec's own ratio.
+    """
     fn = strategy(spec.masking)
-    kwargs = dict(motion)
-    if spec.pmr:
-        kwargs.update(pmr_ratios(epoch))
-    mask = np.asarray(fn(tuple(grid), spec.mask_ratio, generator=rng, batch=1, **kwargs))
+    key = spec.masking_key or spec.masking
+    ratio, kwargs = spec.mask_ratio, {}
+    if masking_cfg and key in masking_cfg:
+        from motionmvm.masking.settings import strategy_kwargs
+
+        ratio, kwargs = strategy_kwargs(masking_cfg, key, epoch=epoch if spec.pmr else None)
+    kwargs.update(motion)
+    if "tubelet" in inspect.signature(fn).parameters:
+        kwargs["tubelet"] = tubelet
+    mask = np.asarray(fn(tuple(grid), ratio, generator=rng, batch=1, **kwargs))
     if mask.shape != (1, *grid) or mask.dtype != np.bool_:
         raise ValueError(f"masking {spec.masking!r} returned {mask.dtype} {mask.shape}, expected bool "
                          f"{(1, *grid)}")

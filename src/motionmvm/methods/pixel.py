@@ -15,7 +15,17 @@ from motionmvm import models
 
 
 def pixel_target(video: torch.Tensor, tubelet: int, patch: int, eps: float = 1e-6) -> torch.Tensor:
-    """video: [B, C, T, H, W] -> [B, L, tubelet*patch*patch*C], L in (t, h, w) token order."""
+    """video: [B, C, T, H, W] -> [B, L, tubelet*patch*patch*C], L in (t, h, w) token order.
+
+    Uses `motionmvm.targets.pixel_target` when the targets package is installed (same definition).
+    """
+    try:
+        from motionmvm.targets import pixel_target as shared
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("motionmvm.targets"):
+            raise
+    else:
+        return shared(video, patch=patch, tubelet=tubelet, eps=eps)
     x = rearrange(video.float(), "b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c",
                   p0=tubelet, p1=patch, p2=patch)
     x = (x - x.mean(dim=-2, keepdim=True)) / (x.var(dim=-2, unbiased=True, keepdim=True).sqrt() + eps)

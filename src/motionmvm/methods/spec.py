@@ -28,9 +28,10 @@ class OptimSpec:
 class MethodSpec:
     """One pretraining method.
 
-    `mask_fn(grid, epoch, rng, motion) -> np.bool_ [T', H', W']` draws one sample's mask (True =
-    masked) from the numpy generator `rng`; `motion` holds the cached motion inputs named in
-    `motion_kinds`. `build(cfg) -> nn.Module` whose `forward(batch) -> dict(loss=..., ...)`, with
+    `mask_fn(grid, epoch, rng, motion, masking_cfg) -> np.bool_ [T', H', W']` draws one sample's
+    mask (True = masked) from the numpy generator `rng`; `motion` holds the clip's motion inputs
+    (from the caches named in `motion_kinds`); the ratio and strategy options come from params
+    `masking.<masking_key>` when that section has the entry, else `mask_ratio`. `build(cfg) -> nn.Module` whose `forward(batch) -> dict(loss=..., ...)`, with
     batch = {video: [B, C, T, H, W], mask: [B, T', H', W'] bool, ...}.
     """
     name: str
@@ -41,12 +42,14 @@ class MethodSpec:
     optim: OptimSpec = field(default_factory=OptimSpec)
     motion_kinds: tuple[str, ...] = ()
     pmr: bool = False                # progressive masking ratio per epoch (DEMVM)
+    masking_key: str | None = None   # entry of params `masking` (default: the strategy's name)
     description: str = ""
 
     def build(self, cfg: dict) -> nn.Module:
         return self.builder(cfg, self)
 
-    def mask_fn(self, grid, epoch: int, rng, motion: dict | None = None):
+    def mask_fn(self, grid, epoch: int, rng, motion: dict | None = None,
+                masking_cfg: dict | None = None, tubelet: int = 2):
         from motionmvm.methods.masks import draw_mask
 
-        return draw_mask(self, grid, epoch, rng, motion or {})
+        return draw_mask(self, grid, epoch, rng, motion or {}, masking_cfg, tubelet)

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from motionmvm.train.motion_inputs import KIND_OF, clip_motion
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -36,6 +38,9 @@ class ManifestVideos:
 
     def num_frames(self, i: int) -> int:
         return int(self.entries[i]["frames"])
+
+    def clip_id(self, i: int) -> str:
+        return self.entries[i]["clip_id"]
 
     def read(self, i: int, indices) -> np.ndarray:
         """uint8 [len(indices), H, W, 3] RGB frames of video i."""
@@ -61,8 +66,9 @@ class ArrayVideos:
 
 
 def sample_clip(videos, i: int, num_frames: int, stride: int, size: int,
-                rng: np.random.Generator) -> torch.Tensor:
-    """Video i -> normalised float [3, num_frames, size, size] (ImageNet mean/std).
+                rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray, tuple, tuple]:
+    """Video i -> (clip float [3, num_frames, size, size] normalised with ImageNet mean/std,
+    frame indices [num_frames], crop (y0, x0, side), video (H, W)).
 
     A random window of num_frames frames at `stride` (indices clamped to the last frame for short
     videos), a random square crop of the short side, resized to `size` (bilinear, antialiased).
@@ -80,7 +86,8 @@ def sample_clip(videos, i: int, num_frames: int, stride: int, size: int,
         clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return ((clip - mean) / std).permute(1, 0, 2, 3).contiguous()
+    clip = ((clip - mean) / std).permute(1, 0, 2, 3).contiguous()
+    return clip, idx, (y0, x0, side), (h, w)
 
 
 class MaskedClips(Dataset):
@@ -89,9 +96,11 @@ class MaskedClips(Dataset):
     `videos`: ManifestVideos or ArrayVideos (`__len__`, `num_frames(i)`, `read(i, indices)`).
     """
 
-    def __init__(self, videos, spec, *, grid, num_frames: int, stride: int, size: int, seed: int):
+    def __init__(self, videos, spec, *, grid, num_frames: int, stride: int, size: int, seed: int,
+                 tubelet: int = 2, masking_cfg: dict | None = None, motion_root=None):
         self.videos, self.spec, self.grid = videos, spec, tuple(grid)
         self.num_frames, self.stride, self.size, self.seed = num_frames, stride, size, seed
+        self.tubelet, self.masking_cfg, self.motion_root = tubelet, masking_cfg, motion_root
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -99,6 +108,13 @@ class MaskedClips(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict:
         epoch, i = key
         rng = np.random.default_rng([self.seed, epoch, i])
-        video = sample_clip(self.videos, i, self.num_frames, self.stride, self.size, rng)
-        mask = self.spec.mask_fn(self.grid, epoch, rng)
+        video, idx, crop, hw = sample_clip(self.videos, i, self.num_frames, self.stride, self.size, rng)
+        motion = {}
+        if KIND_OF.get(self.spec.masking):
+            if self.motion_root is None or not hasattr(self.videos, "clip_id"):
+                raise ValueError(f"method {self.spec.name!r} needs the {KIND_OF[self.spec.masking]} "
+                                 "motion cache of a manifest dataset")
+            motion = clip_motion(self.motion_root, self.spec.masking, self.videos.clip_id(i), idx,
+                                 crop, hw)
+        mask = self.spec.mask_fn(self.grid, epoch, rng, motion, self.masking_cfg, self.tubelet)
         return {"video": video, "mask": torch.from_numpy(mask), "index": i}

@@ -111,12 +111,14 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     _seed_everything(seed)
     model = spec.build(cfg).to(dist.device)
     clips = MaskedClips(videos, spec, grid=_grid(model), num_frames=p["frames"], stride=p["stride"],
-                        size=p["size"], seed=seed)
+                        size=p["size"], seed=seed, tubelet=cfg["model"]["tubelet"],
+                        masking_cfg=cfg.get("masking"),
+                        motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion")
     order = StepOrder(len(clips), seed=seed, batch=p["batch_size"], accum=p["accum_steps"],
                       world=dist.world, rank=dist.rank, total_steps=1)
     total = p["epochs"] * order.steps_per_epoch
     warmup = p["warmup_epochs"] * order.steps_per_epoch
-    optimizer = build_optimizer(model, spec.optim, order.global_batch)
+    optimizer = build_optimizer(model, spec.optim, order.global_batch, p["lr_mult"])
     scheduler = build_scheduler(optimizer, spec.optim, warmup, total)
     cuda = dist.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling; kept for resume

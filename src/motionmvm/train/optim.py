@@ -29,8 +29,10 @@ def param_groups(model: nn.Module, spec: OptimSpec, lr: float) -> list[dict]:
     return [groups[k] for k in sorted(groups)]
 
 
-def build_optimizer(model: nn.Module, spec: OptimSpec, global_batch: int) -> torch.optim.Optimizer:
-    lr = spec.base_lr * global_batch / 256 if spec.scale_lr_by_batch else spec.base_lr
+def build_optimizer(model: nn.Module, spec: OptimSpec, global_batch: int,
+                    lr_mult: float = 1.0) -> torch.optim.Optimizer:
+    """`lr_mult` (params `pretrain.lr_mult`, 1 = the paper's recipe) lets tiny CPU budgets learn."""
+    lr = lr_mult * (spec.base_lr * global_batch / 256 if spec.scale_lr_by_batch else spec.base_lr)
     groups = param_groups(model, spec, lr)
     if spec.name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=spec.betas)
