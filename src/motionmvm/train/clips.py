@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from motionmvm.train.motion_inputs import KIND_OF, clip_motion
+from motionmvm.train.motion_inputs import KIND_OF, clip_motion, clip_trajectories
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -117,4 +117,11 @@ class MaskedClips(Dataset):
             motion = clip_motion(self.motion_root, self.spec.masking, self.videos.clip_id(i), idx,
                                  crop, hw)
         mask = self.spec.mask_fn(self.grid, epoch, rng, motion, self.masking_cfg, self.tubelet)
-        return {"video": video, "mask": torch.from_numpy(mask), "index": i}
+        sample = {"video": video, "mask": torch.from_numpy(mask), "index": i}
+        if self.spec.target == "trajectory":
+            if self.motion_root is None or not hasattr(self.videos, "clip_id"):
+                raise ValueError(f"method {self.spec.name!r} needs the traj motion cache of a manifest dataset")
+            traj = clip_trajectories(self.motion_root, self.videos.clip_id(i), idx, crop, hw,
+                                     self.grid[1:], self.size, self.tubelet)
+            sample.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in traj.items()})
+        return sample
