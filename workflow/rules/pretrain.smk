@@ -5,12 +5,16 @@ PRETRAIN_DATASET = EXP["pretrain_dataset"]
 
 
 def pretrain_inputs(wildcards):
-    """The dataset manifest plus the motion caches (settings.json) the method's masking reads."""
+    """The dataset manifest, the motion caches (settings.json) the method's masking or target
+    reads, and the token targets (index.json, written last by `motionmvm tokenizer encode`)."""
     from motionmvm import methods
 
-    kinds = methods.get(wildcards.method).motion_kinds
-    return [f"{DATA}/{PRETRAIN_DATASET}/manifest.json",
-            *(f"{CACHE}/{PRETRAIN_DATASET}/motion/{k}/settings.json" for k in kinds)]
+    spec = methods.get(wildcards.method)
+    inputs = [f"{DATA}/{PRETRAIN_DATASET}/manifest.json",
+              *(f"{CACHE}/{PRETRAIN_DATASET}/motion/{k}/settings.json" for k in spec.motion_kinds)]
+    if spec.target == "tokens":
+        inputs.append(f"{CACHE}/{PRETRAIN_DATASET}/{spec.tokens_dir}/index.json")
+    return inputs
 
 
 rule pretrain:

@@ -11,7 +11,7 @@ from motionmvm.methods.spec import MethodSpec, OptimSpec
 
 _METHODS: dict[str, MethodSpec] = {}
 # One module per method; masking strategies and targets are resolved when a method is used.
-_MODULES = ("videomae", "stmae", "mgmae", "mgm", "mme")
+_MODULES = ("videomae", "stmae", "mgmae", "mgm", "mme", "demvm")
 _loaded = False
 
 

@@ -64,6 +64,11 @@ def draw_mask(spec, grid, epoch: int, rng: np.random.Generator, motion: dict,
         from motionmvm.masking.settings import strategy_kwargs
 
         ratio, kwargs = strategy_kwargs(masking_cfg, key, epoch=epoch if spec.pmr else None)
+    if spec.pmr and spec.masking != "fgdm" and masking_cfg and "fgdm" in masking_cfg:
+        # DEMVM's "no FGDM" ablation: another strategy whose ratio follows PMR's spatial schedule.
+        from motionmvm.masking.settings import strategy_kwargs
+
+        ratio = strategy_kwargs(masking_cfg, "fgdm", epoch=epoch)[0]
     kwargs.update(motion)
     if "tubelet" in inspect.signature(fn).parameters:
         kwargs["tubelet"] = tubelet

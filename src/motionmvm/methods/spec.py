@@ -43,6 +43,7 @@ class MethodSpec:
     motion_kinds: tuple[str, ...] = ()
     pmr: bool = False                # progressive masking ratio per epoch (DEMVM)
     masking_key: str | None = None   # entry of params `masking` (default: the strategy's name)
+    tokens_dir: str = "tokens"       # token targets under cache/P/D/ (DEMVM's 2D ablation: tokens2d)
     description: str = ""
 
     def build(self, cfg: dict) -> nn.Module:

@@ -42,6 +42,9 @@ class ManifestVideos:
     def clip_id(self, i: int) -> str:
         return self.entries[i]["clip_id"]
 
+    def frame_hw(self, i: int) -> tuple[int, int]:
+        return int(self.entries[i]["height"]), int(self.entries[i]["width"])
+
     def read(self, i: int, indices) -> np.ndarray:
         """uint8 [len(indices), H, W, 3] RGB frames of video i."""
         from motionmvm.data.video import read_frames
@@ -61,33 +64,69 @@ class ArrayVideos:
     def num_frames(self, i: int) -> int:
         return len(self.videos[i])
 
+    def frame_hw(self, i: int) -> tuple[int, int]:
+        return self.videos[i].shape[1:3]
+
     def read(self, i: int, indices) -> np.ndarray:
         return self.videos[i][np.asarray(indices)]
 
 
+def load_clip(videos, i: int, idx: np.ndarray, crop: tuple[int, int, int], size: int) -> torch.Tensor:
+    """Frames `idx` of video i, square crop (y0, x0, side), resized to `size` (bilinear,
+    antialiased) -> float [3, T, size, size] normalised with ImageNet mean/std."""
+    frames = videos.read(i, idx.tolist())
+    y0, x0, side = crop
+    clip = torch.from_numpy(np.ascontiguousarray(frames[:, y0:y0 + side, x0:x0 + side]))
+    clip = clip.permute(0, 3, 1, 2).float() / 255
+    if side != size:
+        clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return ((clip - mean) / std).permute(1, 0, 2, 3).contiguous()
+
+
 def sample_clip(videos, i: int, num_frames: int, stride: int, size: int,
                 rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray, tuple, tuple]:
-    """Video i -> (clip float [3, num_frames, size, size] normalised with ImageNet mean/std,
-    frame indices [num_frames], crop (y0, x0, side), video (H, W)).
+    """Video i -> (clip float [3, num_frames, size, size], frame indices [num_frames],
+    crop (y0, x0, side), video (H, W)).
 
     A random window of num_frames frames at `stride` (indices clamped to the last frame for short
-    videos), a random square crop of the short side, resized to `size` (bilinear, antialiased).
+    videos) and a random square crop of the short side, resized to `size`.
     """
     n = videos.num_frames(i)
     span = (num_frames - 1) * stride + 1
     start = int(rng.integers(0, max(n - span, 0) + 1))
     idx = np.minimum(start + stride * np.arange(num_frames), n - 1)
-    frames = videos.read(i, idx.tolist())
-    _, h, w, _ = frames.shape
+    h, w = videos.frame_hw(i)
     side = min(h, w)
-    y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-    clip = torch.from_numpy(np.ascontiguousarray(frames[:, y0:y0 + side, x0:x0 + side])).permute(0, 3, 1, 2).float() / 255
-    if side != size:
-        clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    clip = ((clip - mean) / std).permute(1, 0, 2, 3).contiguous()
-    return clip, idx, (y0, x0, side), (h, w)
+    crop = (int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1)), side)
+    return load_clip(videos, i, idx, crop, size), idx, crop, (h, w)
+
+
+def sample_token_clip(videos, i: int, tokens: dict, num_frames: int, tubelet: int, size: int,
+                      rng: np.random.Generator):
+    """A clip on the tokenizer's grid (DEMVM): it starts on a random token step, samples frames at
+    the tokenizer's stride and takes the centre square crop (the tokenizer's preprocessing), so
+    the token ids of steps k0 .. k0 + T' - 1 are exactly this clip's targets.
+
+    tokens: a `cache/P/D/tokens/<clip>.npz` dict (tokens [T_tok, h, w], frame_index, frame_stride,
+    size). -> (clip, frame indices, crop, video (H, W), ids int64 [T', h, w]).
+    """
+    if int(tokens["size"]) != size:
+        raise ValueError(f"token targets were made at size {int(tokens['size'])}, pretraining uses "
+                         f"pretrain.size {size}; they must agree")
+    steps = num_frames // tubelet
+    ids = tokens["tokens"]
+    if len(ids) < steps:
+        raise ValueError(f"video {i} has {len(ids)} token steps, a clip needs {steps}")
+    k0 = int(rng.integers(0, len(ids) - steps + 1))
+    n = videos.num_frames(i)
+    idx = np.minimum(int(tokens["frame_index"][k0]) + int(tokens["frame_stride"]) * np.arange(num_frames), n - 1)
+    h, w = videos.frame_hw(i)
+    side = min(h, w)
+    crop = ((h - side) // 2, (w - side) // 2, side)
+    return (load_clip(videos, i, idx, crop, size), idx, crop, (h, w),
+            ids[k0:k0 + steps].astype(np.int64))
 
 
 class MaskedClips(Dataset):
@@ -97,10 +136,12 @@ class MaskedClips(Dataset):
     """
 
     def __init__(self, videos, spec, *, grid, num_frames: int, stride: int, size: int, seed: int,
-                 tubelet: int = 2, masking_cfg: dict | None = None, motion_root=None):
+                 tubelet: int = 2, masking_cfg: dict | None = None, motion_root=None,
+                 tokens_root=None):
         self.videos, self.spec, self.grid = videos, spec, tuple(grid)
         self.num_frames, self.stride, self.size, self.seed = num_frames, stride, size, seed
         self.tubelet, self.masking_cfg, self.motion_root = tubelet, masking_cfg, motion_root
+        self.tokens_root = tokens_root
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -108,7 +149,19 @@ class MaskedClips(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict:
         epoch, i = key
         rng = np.random.default_rng([self.seed, epoch, i])
-        video, idx, crop, hw = sample_clip(self.videos, i, self.num_frames, self.stride, self.size, rng)
+        ids = None
+        if self.spec.target == "tokens":
+            if self.tokens_root is None or not hasattr(self.videos, "clip_id"):
+                raise ValueError(f"method {self.spec.name!r} needs token targets of a manifest dataset")
+            path = Path(self.tokens_root) / self.spec.tokens_dir / f"{self.videos.clip_id(i)}.npz"
+            if not path.exists():
+                raise FileNotFoundError(f"no token targets at {path}: run `motionmvm tokenizer encode`")
+            with np.load(path) as z:
+                tokens = {k: z[k] for k in z.files}
+            video, idx, crop, hw, ids = sample_token_clip(self.videos, i, tokens, self.num_frames,
+                                                          self.tubelet, self.size, rng)
+        else:
+            video, idx, crop, hw = sample_clip(self.videos, i, self.num_frames, self.stride, self.size, rng)
         motion = {}
         if KIND_OF.get(self.spec.masking):
             if self.motion_root is None or not hasattr(self.videos, "clip_id"):
@@ -118,6 +171,8 @@ class MaskedClips(Dataset):
                                  crop, hw)
         mask = self.spec.mask_fn(self.grid, epoch, rng, motion, self.masking_cfg, self.tubelet)
         sample = {"video": video, "mask": torch.from_numpy(mask), "index": i}
+        if ids is not None:
+            sample["tokens"] = torch.from_numpy(ids)
         if self.spec.target == "trajectory":
             if self.motion_root is None or not hasattr(self.videos, "clip_id"):
                 raise ValueError(f"method {self.spec.name!r} needs the traj motion cache of a manifest dataset")

@@ -113,7 +113,8 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     clips = MaskedClips(videos, spec, grid=_grid(model), num_frames=p["frames"], stride=p["stride"],
                         size=p["size"], seed=seed, tubelet=cfg["model"]["tubelet"],
                         masking_cfg=cfg.get("masking"),
-                        motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion")
+                        motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion",
+                        tokens_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset)
     order = StepOrder(len(clips), seed=seed, batch=p["batch_size"], accum=p["accum_steps"],
                       world=dist.world, rank=dist.rank, total_steps=1)
     total = p["epochs"] * order.steps_per_epoch
