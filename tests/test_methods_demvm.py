@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("motionmvm.masking")
 pytest.importorskip("motionmvm.targets")
-cache = pytest.importorskip("motionmvm.motion.cache")
+pytest.importorskip("motionmvm.clipmotion")
 pytest.importorskip("motionmvm.models.swin3d")
 pytest.importorskip("motionmvm.models.heads")
 
@@ -27,8 +27,9 @@ def project(tmp_path_factory):
     rng = np.random.default_rng(0)
     root = tmp / "cache" / "smoke" / "synth"
     for i in range(4):
-        cache.write_entry(root / "motion" / "klt" / f"clip{i}.npz",
-                          {"motion_map": (rng.random((FRAMES - 1, H // 8, W // 8)) > 0.6).astype(np.uint8)}, "x")
+        (root / "motion" / "klt").mkdir(parents=True, exist_ok=True)
+        np.savez(root / "motion" / "klt" / f"clip{i}.npz", settings_hash=np.array("x"),
+                 motion_map=(rng.random((FRAMES - 1, H // 8, W // 8)) > 0.6).astype(np.uint8))
         for sub in ("tokens", "tokens2d"):
             (root / sub).mkdir(parents=True, exist_ok=True)
             # frame stride 2, temporal downsample 2: token step k starts at frame 4k

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from motionmvm.train.motion_inputs import KIND_OF, clip_motion, clip_trajectories
+# Masking strategy -> the motion cache kind it reads (motionmvm.clipmotion cuts it to the clip).
+KIND_OF = {"fgdm": "klt", "mgm": "mv", "mgm_sparse": "mv", "mgmae": "flow"}
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -137,11 +138,11 @@ class MaskedClips(Dataset):
 
     def __init__(self, videos, spec, *, grid, num_frames: int, stride: int, size: int, seed: int,
                  tubelet: int = 2, masking_cfg: dict | None = None, motion_root=None,
-                 tokens_root=None):
+                 tokens_root=None, traj_cache_patch: int | None = None):
         self.videos, self.spec, self.grid = videos, spec, tuple(grid)
         self.num_frames, self.stride, self.size, self.seed = num_frames, stride, size, seed
         self.tubelet, self.masking_cfg, self.motion_root = tubelet, masking_cfg, motion_root
-        self.tokens_root = tokens_root
+        self.tokens_root, self.traj_cache_patch = tokens_root, traj_cache_patch
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -167,8 +168,7 @@ class MaskedClips(Dataset):
             if self.motion_root is None or not hasattr(self.videos, "clip_id"):
                 raise ValueError(f"method {self.spec.name!r} needs the {KIND_OF[self.spec.masking]} "
                                  "motion cache of a manifest dataset")
-            motion = clip_motion(self.motion_root, self.spec.masking, self.videos.clip_id(i), idx,
-                                 crop, hw)
+            motion = self._motion(KIND_OF[self.spec.masking], i, idx, crop)
         mask = self.spec.mask_fn(self.grid, epoch, rng, motion, self.masking_cfg, self.tubelet)
         sample = {"video": video, "mask": torch.from_numpy(mask), "index": i}
         if ids is not None:
@@ -176,7 +176,18 @@ class MaskedClips(Dataset):
         if self.spec.target == "trajectory":
             if self.motion_root is None or not hasattr(self.videos, "clip_id"):
                 raise ValueError(f"method {self.spec.name!r} needs the traj motion cache of a manifest dataset")
-            traj = clip_trajectories(self.motion_root, self.videos.clip_id(i), idx, crop, hw,
-                                     self.grid[1:], self.size, self.tubelet)
-            sample.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in traj.items()})
+            traj = self._motion("traj", i, idx, crop)
+            sample.update({f"traj_{k}": torch.from_numpy(np.ascontiguousarray(traj[k]))
+                           for k in ("disp", "hog", "valid")})
         return sample
+
+    def _motion(self, kind: str, i: int, idx: np.ndarray, crop: tuple[int, int, int]) -> dict:
+        """The clip's `kind` motion inputs (clipmotion: frames, crop and resize applied); maps
+        are at the mask grid, whose cell is size / grid_w pixels of the clip."""
+        from motionmvm.clipmotion import motion_for_clip, read_entry
+
+        entry = read_entry(self.motion_root, kind, self.videos.clip_id(i))
+        y0, x0, side = crop
+        return motion_for_clip(entry, kind, idx, (x0, y0, side, side), False, self.size,
+                               self.size // self.grid[2], self.tubelet,
+                               cache_patch=self.traj_cache_patch if kind == "traj" else None)

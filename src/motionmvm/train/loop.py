@@ -114,7 +114,8 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
                         size=p["size"], seed=seed, tubelet=cfg["model"]["tubelet"],
                         masking_cfg=cfg.get("masking"),
                         motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion",
-                        tokens_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset)
+                        tokens_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset,
+                        traj_cache_patch=cfg.get("motion", {}).get("traj", {}).get("patch"))
     order = StepOrder(len(clips), seed=seed, batch=p["batch_size"], accum=p["accum_steps"],
                       world=dist.world, rank=dist.rank, total_steps=1)
     total = p["epochs"] * order.steps_per_epoch
