@@ -22,7 +22,7 @@ FRAMES, H, W, SIZE, N_CODES = 16, 40, 48, 32, 64
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demvm")
-    params = write_params(tmp, "smoke", pretrain={"epochs": 1, "threads": 1, "size": SIZE, "frames": 8})
+    params = write_params(tmp, "smoke", pretrain={"epochs": 1, "threads": 1, "frames": 8})
     write_videos(tmp / "data" / "smoke" / "synth", n=4, frames=FRAMES, size=(H, W))
     rng = np.random.default_rng(0)
     root = tmp / "cache" / "smoke" / "synth"
@@ -38,7 +38,7 @@ def project(tmp_path_factory):
                      frame_index=np.arange(0, FRAMES, 4), frame_stride=np.int64(2), size=np.int64(SIZE),
                      n_codes=np.int64(N_CODES))
     cfg = config.load(params, "smoke")
-    cfg.setdefault("tokenizer", {})["n_codes"] = N_CODES
+    cfg.setdefault("tokenizer", {}).update(n_codes=N_CODES, size=SIZE)
     return tmp, cfg
 
 

@@ -6,7 +6,7 @@ encoder lr = 5e-3 x base lr (the paper's stratified learning rate), cosine with 
 
 Masks are drawn on the token-target grid (T/2, H/8, W/8) = F2's grid; the encoder repeats them
 onto its 2x4x4 patch grid. The clip is sampled on the tokenizer's grid (train/clips.py:
-sample_token_clip), so `pretrain.size` must equal the tokenizer's `size`.
+sample_token_clip) at the tokenizer's `size` (which may differ from `pretrain.size`).
 
 Ablations (paper Table 7 / 6): `demvm_2d` (per-frame 2D VQ tokens, `tokens2d/`), `demvm_nopmr`
 (FGDM at the schedule's end ratios), `demvm_nofgdm` (tube masking with PMR's spatial ratio),
@@ -47,6 +47,12 @@ class DEMVMModel(nn.Module):
         return {"loss": token_loss(logits, batch["tokens"], mask), "logits": logits}
 
 
+def clip_size(cfg: dict) -> int:
+    """DEMVM's clip side: the tokenizer's `size` (its ids are the targets: T/2 x size/8 x size/8),
+    else `pretrain.size`."""
+    return int(cfg.get("tokenizer", {}).get("size", cfg["pretrain"]["size"]))
+
+
 def build_demvm(cfg: dict, spec: MethodSpec) -> DEMVMModel:
     m, p = cfg["model"], cfg["pretrain"]
     encoder = models.build(m["swin"], drop_path_rate=m["drop_path"])
@@ -54,7 +60,9 @@ def build_demvm(cfg: dict, spec: MethodSpec) -> DEMVMModel:
     n_codes = cfg.get("tokenizer", {}).get("n_codes", 2048)
     decoder = models.build("demvm_decoder", f2_dim=dims[1], f3_dim=dims[2], f4_dim=dims[3],
                            n_codes=n_codes)
-    model = DEMVMModel(encoder, decoder, (p["frames"] // 2, p["size"] // 8, p["size"] // 8))
+    size = clip_size(cfg)
+    model = DEMVMModel(encoder, decoder, (p["frames"] // 2, size // 8, size // 8))
+    model.clip_size = size  # the loop samples clips at this size
     model.encoder_name = m["swin"]
     return model
 

@@ -114,8 +114,8 @@ def sample_token_clip(videos, i: int, tokens: dict, num_frames: int, tubelet: in
     size). -> (clip, frame indices, crop, video (H, W), ids int64 [T', h, w]).
     """
     if int(tokens["size"]) != size:
-        raise ValueError(f"token targets were made at size {int(tokens['size'])}, pretraining uses "
-                         f"pretrain.size {size}; they must agree")
+        raise ValueError(f"token targets were made at size {int(tokens['size'])}, the model takes "
+                         f"clips of {size}; re-encode the tokens or rebuild the model")
     steps = num_frames // tubelet
     ids = tokens["tokens"]
     if len(ids) < steps:

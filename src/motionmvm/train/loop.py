@@ -111,7 +111,7 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     _seed_everything(seed)
     model = spec.build(cfg).to(dist.device)
     clips = MaskedClips(videos, spec, grid=_grid(model), num_frames=p["frames"], stride=p["stride"],
-                        size=p["size"], seed=seed, tubelet=cfg["model"]["tubelet"],
+                        size=getattr(model, "clip_size", p["size"]), seed=seed, tubelet=cfg["model"]["tubelet"],
                         masking_cfg=cfg.get("masking"),
                         motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion",
                         tokens_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset,
