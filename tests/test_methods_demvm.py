@@ -74,3 +74,20 @@ def test_pmr_raises_the_fgdm_ratio_with_the_epoch(project):
     late = spec.mask_fn(grid, 100, np.random.default_rng(0), {}, cfg["masking"])
     assert early[0].mean() == pytest.approx(int(0.3 * 49) / 49)
     assert late[0].mean() == pytest.approx(int(0.8 * 49) / 49)
+
+
+def test_swin_2d_initialisation_from_a_local_timm_file(project, tmp_path):
+    import timm
+
+    _, cfg = project
+    torch.manual_seed(0)
+    net2d = timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, img_size=128,
+                              embed_dim=24, depths=(1, 1, 2, 1), num_heads=(1, 2, 2, 4), window_size=4)
+    torch.save(net2d.state_dict(), tmp_path / "swin2d.pt")
+    cfg = {**cfg, "model": {**cfg["model"], "swin_init": str(tmp_path / "swin2d.pt")}}
+    model = methods.get("demvm").build(cfg)
+    torch.testing.assert_close(model.encoder.layers[0].blocks[0].attn.qkv.weight,
+                               net2d.layers[0].blocks[0].attn.qkv.weight)
+    fresh = methods.get("demvm").build({**cfg, "model": {**cfg["model"], "swin_init": None}})
+    assert not torch.equal(fresh.encoder.layers[0].blocks[0].attn.qkv.weight,
+                           net2d.layers[0].blocks[0].attn.qkv.weight)

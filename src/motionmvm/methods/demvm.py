@@ -56,6 +56,11 @@ def clip_size(cfg: dict) -> int:
 def build_demvm(cfg: dict, spec: MethodSpec) -> DEMVMModel:
     m, p = cfg["model"], cfg["pretrain"]
     encoder = models.build(m["swin"], drop_path_rate=m["drop_path"])
+    if m.get("swin_init"):
+        # DEMVM's 2D initialisation: an ImageNet timm Swin state dict from a local file, inflated.
+        from motionmvm.models.swin3d import load_inflated
+
+        load_inflated(encoder, m["swin_init"])
     dims = encoder.dims
     n_codes = cfg.get("tokenizer", {}).get("n_codes", 2048)
     decoder = models.build("demvm_decoder", f2_dim=dims[1], f3_dim=dims[2], f4_dim=dims[3],
