@@ -1,0 +1,81 @@
+"""On a real one-node SLURM cluster started by the test (root; skips with the reason otherwise):
+a submitit job interrupted mid-training is requeued and ends identical to an uninterrupted run."""
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from motionmvm.launch import LaunchSettings, Resumable, launch
+from motionmvm.launch.core import make_executor
+from tests.helpers import resumable_train as rt
+from tests.helpers import slurm_cluster
+
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A running cluster for the whole session; daemons stopped at the end."""
+    try:
+        cluster = slurm_cluster.start()
+    except slurm_cluster.SlurmUnavailable as exc:
+        pytest.skip(f"no test SLURM cluster: {exc}")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SLURM_CONF", str(cluster.conf))  # clients (sbatch, squeue, scontrol) in every child
+    yield cluster
+    mp.undo()
+    slurm_cluster.stop(cluster)
+
+
+def _wait_for_step(run: Path, step: int, timeout: float = 120) -> None:
+    end = time.monotonic() + timeout
+    ck = run / "checkpoint.pkl"
+    while time.monotonic() < end:
+        if ck.exists():
+            import pickle
+            try:
+                if pickle.loads(ck.read_bytes())["step"] >= step:
+                    return
+            except Exception:  # caught between write and rename: try again
+                pass
+        time.sleep(0.2)
+    raise AssertionError(f"{run} never reached step {step}")
+
+
+def _release_requeued(job_id: str, timeout: float = 60) -> None:
+    """SLURM holds a requeued job for 120 s (BeginTime); let it start now, as an admin may."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T %r"], capture_output=True,
+                             text=True, timeout=30).stdout.split()
+        if out[:2] == ["PENDING", "BeginTime"]:
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True, timeout=30)
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} was not requeued within {timeout} s")
+
+
+def test_requeued_and_preempted_jobs_resume_exactly(slurm, tmp_path):
+    steps = 60
+    ref = [launch(rt.train, [(str(tmp_path / f"ref{s}"), steps, s)], LaunchSettings())[0] for s in (0, 1)]
+    s = LaunchSettings(backend="submitit", cluster="slurm", folder=str(tmp_path / "logs"), timeout_min=10,
+                       cpus_per_task=1, mem_gb=0.2)
+    ex = make_executor(s)
+    runs = [tmp_path / "run0", tmp_path / "run1"]
+    jobs = ex.map_array(Resumable(rt.train), [str(r) for r in runs], [steps, steps], [0, 1], [0.1, 0.1])
+    _wait_for_step(runs[0], 10)
+    _wait_for_step(runs[1], 10)
+    # seed 0: the administrator requeues it (SIGTERM, then the same submission runs again);
+    # seed 1: preemption signal -> Resumable.checkpoint() -> submitit requeues itself.
+    subprocess.run(["scontrol", "requeue", jobs[0].job_id], check=True, timeout=30)
+    subprocess.run(["scancel", "--signal=USR2", jobs[1].job_id], check=True, timeout=30)
+    for job in jobs:
+        _release_requeued(job.job_id)
+    results = [j.result() for j in jobs]
+    for run, res, want in zip(runs, results, ref):
+        starts = rt.starts(run)
+        assert len(starts) == 2, starts  # started, interrupted, started again
+        assert int(starts[1][0]) >= 10  # ... from its checkpoint, not from scratch
+        assert res["w_sha256"] == want["w_sha256"]
+        assert res["slurm_job_id"] is not None
