@@ -79,3 +79,19 @@ def test_requeued_and_preempted_jobs_resume_exactly(slurm, tmp_path):
         assert int(starts[1][0]) >= 10  # ... from its checkpoint, not from scratch
         assert res["w_sha256"] == want["w_sha256"]
         assert res["slurm_job_id"] is not None
+
+
+def test_snakemake_slurm_profile_runs_all_with_job_ids_in_provenance(slurm, tmp_path):
+    from motionmvm.io import read_json
+    from motionmvm.report.html import read_provenance
+    from tests.helpers.repo_copy import copy_repo, env
+
+    repo = copy_repo(tmp_path / "repo")
+    proc = subprocess.run(["snakemake", "--profile", "slurm", "all", "--config", "profile=smoke"], cwd=repo,
+                          env=env(repo, SLURM_CONF=str(slurm.conf)), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "slurm" in (proc.stdout + proc.stderr).lower()
+    job_ids = [read_provenance(repo / "results/smoke/report.html")["slurm_job_id"]]
+    for metrics in (repo / "runs/smoke").glob("**/metrics.json"):  # every step that exists in `all`
+        job_ids.append((read_json(metrics).get("provenance") or {}).get("slurm_job_id"))
+    assert all(j is not None and j.isdigit() for j in job_ids), job_ids

@@ -21,6 +21,10 @@ PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
 BINARIES = ["slurmctld", "slurmd", "sinfo", "sbatch", "munged"]
 STATE = Path("/var/spool/motionmvm-test-slurm")  # our config, state, spool, logs, pid files
 MUNGE_KEY = Path("/etc/munge/munge.key")
+# Job steps started inside jobs (the Snakemake SLURM executor's `srun`) do not inherit SLURM_CONF,
+# so the config must be at the default path as on a real cluster.
+SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+MARKER = "# written by tests/helpers/slurm_cluster.py"
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
 
 
@@ -73,8 +77,11 @@ def _mem_mb() -> int:
 def write_conf(host: str) -> Path:
     for sub in ("ctld", "d", "log"):
         (STATE / sub).mkdir(parents=True, exist_ok=True)
-    conf = STATE / "slurm.conf"
-    conf.write_text(f"""# written by tests/helpers/slurm_cluster.py: a one-node test cluster
+    conf = SYSTEM_CONF
+    if conf.exists() and MARKER not in conf.read_text():
+        raise SlurmUnavailable(f"{conf} exists and was not written by this fixture: not overwriting a real cluster's config")
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(f"""{MARKER}: a one-node test cluster
 ClusterName=motionmvm-test
 SlurmctldHost={host}
 SlurmUser=root
@@ -215,3 +222,5 @@ def stop(cluster: Cluster) -> None:
     for name in ("slurmd", "slurmctld", "munged"):
         if name in cluster.pids:
             _terminate(cluster.pids.pop(name))
+    if cluster.conf.exists() and MARKER in cluster.conf.read_text():
+        cluster.conf.unlink()

@@ -13,16 +13,21 @@ def _dirs(cfg: dict) -> tuple[Path, Path]:
 
 
 def _report_command(args) -> int:
+    import time
+
     from motionmvm.io import read_json
+    from motionmvm.provenance import record
     from motionmvm.report import html, plots
 
+    started = time.time()
     cfg = load_config(args)
     results, runs = _dirs(cfg)
     summary_path = results / "summary.json"
     summary = read_json(summary_path) if summary_path.exists() else None
     made = plots.make_all(summary, runs, results / "plots")
     masks = sorted((results / "masks").glob("*.png"))  # pictures from `motionmvm show-masks`
-    out = html.write(results / "report.html", cfg["profile"], results, runs, made, masks)
+    prov = record(cfg, started=started, step="report")
+    out = html.write(results / "report.html", cfg["profile"], results, runs, made, masks, provenance=prov)
     print(f"report: {len(made)} plots in {results / 'plots'}, {out}")
     return 0
 

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 
 from motionmvm.io import atomic_write_text, read_json
+
+
+def read_provenance(report_html: str | Path) -> dict:
+    """The provenance block embedded by `write`."""
+    text = Path(report_html).read_text()
+    start = text.index('<script type="application/json" id="provenance">') + len('<script type="application/json" id="provenance">')
+    return json.loads(text[start:text.index("</script>", start)].replace("<\\/", "</"))
 
 
 def _img(path: Path) -> str:
@@ -39,7 +47,10 @@ def _provenance_rows(runs: Path) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path], masks: list[Path]) -> Path:
+def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path], masks: list[Path],
+          provenance: dict | None = None) -> Path:
+    """provenance: the report step's own record (commit, params hash, host, SLURM job id), embedded
+    as JSON in <script id="provenance">."""
     table = results / "table.md"
     audit = results / "audit.json"
     parts = [f"<h1>motionmvm results — profile {html.escape(profile)}</h1>"]
@@ -55,6 +66,9 @@ def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path],
     if masks:
         parts.append("<h2>Masks</h2>" + "".join(_img(p) for p in masks))
     parts.append("<h2>Provenance of every run</h2>" + _provenance_rows(runs))
+    if provenance is not None:
+        blob = json.dumps(provenance, sort_keys=True).replace("</", "<\\/")
+        parts.append(f'<script type="application/json" id="provenance">{blob}</script>')
     style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}img{max-width:100%}")
     atomic_write_text(out, f"<!doctype html><html><head><meta charset='utf-8'><title>motionmvm {profile}</title>"
