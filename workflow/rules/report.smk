@@ -66,3 +66,12 @@ rule report:
 
 
 ALL_TARGETS.extend([f"{RESULTS}/report.html", audit_target])
+
+
+onsuccess:
+    # Record what Snakemake made in dvc.lock, so that `dvc status` / `dvc repro` agree nothing is
+    # left to do (the outputs are the same files; DVC only needs their hashes). Skipped on dry runs
+    # and inside cluster jobs (Snakemake runs no hooks there).
+    if Path(".dvc").is_dir() and Path("dvc.yaml").exists():
+        shell("dvc commit --force --quiet || echo 'motionmvm: `dvc commit` failed: DVC does not know "
+              "these outputs yet (run `dvc commit` once every stage output exists)' >&2")
