@@ -15,9 +15,8 @@ from motionmvm.io import atomic_path, read_json  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
-    with atomic_path(path.with_suffix(".tmp.png")) as tmp:  # keep a .png suffix for savefig
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        tmp.replace(path)
     plt.close(fig)
     return path
 
