@@ -1,0 +1,217 @@
+"""Motion-guided masking of MGMAE (paper 002): a Gaussian-mixture visibility map on the base frame,
+backward-warped through the clip with dense flow, pooled to tokens, top-k visible per step.
+
+Runs in torch: batched, and on the GPU when the flow is a CUDA tensor (`mgmae_torch`); the
+registered `mgmae` returns numpy like every strategy.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from motionmvm.masking._common import check_batch, check_generator, check_grid, check_ratio
+from motionmvm.masking.registry import register
+
+HOLE_FILLS = ("tube", "previous", "invisible", "visible", "random")
+HOLE_EPS = 1e-8
+
+
+def gaussian_mixture_map(centres: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
+    """Initial visibility map of the base frame.
+
+    centres: [B, N, 2] pixel (y, x) of the chosen tokens' midpoints. Each centre contributes
+    exp(-((dx/s)^2 + (dy/s)^2)) (the official code's form: no 1/2 in the exponent), combined by
+    pixel-wise max and divided by the map's max. -> [B, H, W] in [0, 1].
+    """
+    h, w = size
+    ys = torch.arange(h, dtype=torch.float32, device=centres.device) + 0.5
+    xs = torch.arange(w, dtype=torch.float32, device=centres.device) + 0.5
+    gy = torch.exp(-((ys[None, None] - centres[..., 0:1]) / sigma) ** 2)     # [B, N, H]
+    gx = torch.exp(-((xs[None, None] - centres[..., 1:2]) / sigma) ** 2)     # [B, N, W]
+    # separable Gaussian: max over centres of the outer products
+    m = (gy[..., :, None] * gx[..., None, :]).amax(dim=1)                    # [B, H, W]
+    return m / m.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+
+
+@functools.lru_cache(maxsize=8)
+def _identity_grid(h: int, w: int, dtype, device) -> torch.Tensor:
+    ys = torch.linspace(-1.0, 1.0, h, dtype=dtype, device=device) if h > 1 else torch.zeros(1)
+    xs = torch.linspace(-1.0, 1.0, w, dtype=dtype, device=device) if w > 1 else torch.zeros(1)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack((gx, gy), dim=-1)                           # [H, W, 2] (x, y)
+
+
+def backward_warp(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """phi_B(src, v): out(x) = src(x + v(x)), bilinear with zeros outside the frame; v is the
+    flow from the *output* frame to the source frame (paper eq 2: M_i = phi_B(M_{i+1},
+    v_{i->i+1})).
+
+    src: [B, H, W] or [B, C, H, W]; flow: [B, H, W, 2] (dx, dy) in pixels -> same shape as src.
+    """
+    h, w = flow.shape[1:3]
+    # normalised sampling grid = identity grid + flow scaled to [-1, 1] units (align_corners)
+    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], dtype=flow.dtype,
+                         device=flow.device)
+    grid = torch.addcmul(_identity_grid(h, w, flow.dtype, flow.device), flow, scale)
+    x = src[:, None] if src.ndim == 3 else src
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return out[:, 0] if src.ndim == 3 else out
+
+
+def invert_forward_flow(fwd: torch.Tensor) -> torch.Tensor:
+    """Approximate v_{i -> i-1} from v_{i-1 -> i}: content at x in frame i came from
+    y = x + v_{i->i-1}(x) with y + f(y) = x; one fixed-point step from y ~ x - f(x) gives
+    v_{i->i-1}(x) ~ -f(x - f(x)). fwd: [B, H, W, 2] -> [B, H, W, 2].
+    Used when no backward flow is given (the caches hold forward flow only); exact for locally
+    constant motion."""
+    sampled = backward_warp(fwd.permute(0, 3, 1, 2), -fwd)       # [B, 2, H, W]
+    return -sampled.permute(0, 2, 3, 1)
+
+
+def _as_flow_tensor(flow, batch: int, what: str, device=None) -> torch.Tensor:
+    t = flow if isinstance(flow, torch.Tensor) else torch.from_numpy(np.asarray(flow))
+    t = t.to(device=device or t.device, dtype=torch.float32)
+    if t.ndim == 4:
+        t = t.unsqueeze(0).expand(batch, *t.shape)
+    if t.ndim != 5 or t.shape[-1] != 2 or t.shape[0] != batch:
+        raise ValueError(f"masking 'mgmae': {what} must be [T-1, H, W, 2] or [B, T-1, H, W, 2] "
+                         f"with B={batch}, got shape {tuple(t.shape)}")
+    return t
+
+
+def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
+                 flow_backward=None, hole_fill: str = "tube", tubelet: int = 2,
+                 base_frame: int | None = None, sigma: float | None = None) -> torch.Tensor:
+    """Token-level visibility volume M' [B, T', H', W'] (float, on the flow's device): the warped
+    Gaussian-mixture maps average-pooled over tubelet x q x q. Arguments as in `mgmae_torch`."""
+    name = "mgmae"
+    (t, h, w), rho = check_grid(grid, name), check_ratio(ratio, name, "rho")
+    g, b = check_generator(generator, name), check_batch(batch, name)
+    if hole_fill not in HOLE_FILLS:
+        raise ValueError(f"masking 'mgmae': hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
+    fwd = _as_flow_tensor(flow, b, "flow")
+    dev = fwd.device
+    n_frames = t * tubelet
+    if fwd.shape[1] != n_frames - 1:
+        raise ValueError(f"masking 'mgmae': flow has {fwd.shape[1]} steps; a clip of "
+                         f"T={n_frames} frames (T'={t} x tubelet {tubelet}) needs T-1={n_frames - 1}")
+    ph, pw = fwd.shape[2:4]
+    if ph % h or pw % w:
+        raise ValueError(f"masking 'mgmae': flow size {ph}x{pw} is not a multiple of the token "
+                         f"grid {h}x{w}")
+    bwd = None if flow_backward is None else _as_flow_tensor(flow_backward, b, "flow_backward", dev)
+    if bwd is not None and bwd.shape != fwd.shape:
+        raise ValueError(f"masking 'mgmae': flow_backward shape {tuple(bwd.shape)} != flow shape "
+                         f"{tuple(fwd.shape)}")
+    qy, qx = ph // h, pw // w
+    n_vis = int(np.floor((1.0 - rho) * h * w + 1e-9))
+
+    # Gaussian mixture on the base frame around N_v random token midpoints.
+    pick = np.argsort(g.random((b, h * w)), axis=1)[:, :n_vis]
+    centres = np.stack(((pick // w + 0.5) * qy, (pick % w + 0.5) * qx), axis=-1)
+    base = gaussian_mixture_map(torch.as_tensor(centres, dtype=torch.float32, device=dev),
+                                (ph, pw), float(sigma or qy)) if n_vis else torch.zeros(b, ph, pw, device=dev)
+    # Holes as in the paper (Sec. 4.2): the map is kept >= 1e-8, so a warped value of exactly 0
+    # means all four bilinear neighbours lay outside the frame (sample point out of bounds).
+    base = base.clamp_min(HOLE_EPS)
+    random_fill = None
+    if hole_fill == "random":
+        random_fill = torch.as_tensor(g.random((n_frames, b, ph, pw)) >= rho,
+                                      device=dev).float().clamp_min(HOLE_EPS)
+
+    b_idx = n_frames // 2 if base_frame is None else int(base_frame)
+    if not 0 <= b_idx < n_frames:
+        raise ValueError(f"masking 'mgmae': base_frame {b_idx} outside 0..{n_frames - 1}")
+    # Only the maps next to the one being built are kept at full resolution; each map is
+    # average-pooled to tokens (q x q) as soon as it exists, then pairs of frames are averaged:
+    # the same as avg_pool3d over tubelet x q x q on the stacked volume, with less memory traffic.
+    pooled = torch.empty(b, n_frames, h, w, dtype=base.dtype, device=dev)
+
+    def keep(i, m):
+        pooled[:, i] = F.avg_pool2d(m[:, None], (qy, qx))[:, 0]
+        return m
+
+    def fill(warped, prev, i):
+        hole = warped == 0
+        if hole_fill == "tube":
+            value = base
+        elif hole_fill == "previous":
+            value = prev
+        elif hole_fill == "random":
+            value = random_fill[i]
+        else:
+            value = torch.full_like(base, 1.0 if hole_fill == "visible" else HOLE_EPS)
+        return torch.where(hole, value, warped)
+
+    prev = keep(b_idx, base)
+    for i in range(b_idx - 1, -1, -1):               # earlier frames: warp M_{i+1} by v_{i->i+1}
+        prev = keep(i, fill(backward_warp(prev, fwd[:, i]), prev, i))
+    prev = base
+    for i in range(b_idx + 1, n_frames):             # later frames: warp M_{i-1} by v_{i->i-1}
+        v = bwd[:, i - 1] if bwd is not None else invert_forward_flow(fwd[:, i - 1])
+        prev = keep(i, fill(backward_warp(prev, v), prev, i))
+    return pooled.reshape(b, t, tubelet, h, w).mean(dim=2)            # [B, T', H', W']
+
+
+def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
+                flow_backward=None, hole_fill: str = "tube", topk: str = "frame",
+                tubelet: int = 2, base_frame: int | None = None,
+                sigma: float | None = None) -> torch.Tensor:
+    """MGMAE motion-guided mask as a torch bool tensor [B, T', H', W'] on the flow's device.
+
+    flow: forward dense flow between consecutive clip frames, [T-1, h, w, 2] or
+    [B, T-1, h, w, 2] (numpy or torch, CUDA allowed): flow[i] = v_{i -> i+1}, (dx, dy) in pixels of
+    the h x w map, T = T' * tubelet clip frames. The mask volume lives at the flow's resolution,
+    which must be a multiple of the token grid (h = H' q, w = W' q'); at full resolution
+    (q = patch size) it is the paper's pixel-level volume, at lower resolution a faster
+    approximation. sigma: Gaussian width in pixels of the flow map; default q (the patch size at
+    that resolution, the paper's sigma = cube size 16).
+    flow_backward: optional v_{i+1 -> i} (same shape); estimated from `flow` otherwise.
+    ratio = rho; N_v = floor((1 - rho) H'W') visible tokens per step ("frame" top-k) or
+    N_v T' per clip ("clip" top-k). base_frame: default the middle frame T // 2.
+    hole_fill: what fills pixels whose warp sample left the frame: "tube" (the base map at the
+    same position; default, best in Tab. 1e), "previous" (the map being warped), "invisible"
+    (0), "visible" (1), "random" (1 with probability 1 - rho).
+    Warping (eq 2): M_i = phi_B(M_{i+1}, v_{i->i+1}) for i < b, M_i = phi_B(M_{i-1}, v_{i->i-1})
+    for i > b, phi_B(M, v)(x) = M(x + v(x)).
+    """
+    if topk not in ("frame", "clip"):
+        raise ValueError(f"masking 'mgmae': topk must be 'frame' or 'clip', got {topk!r}")
+    tokens = mgmae_volume(grid, ratio, generator=generator, batch=batch, flow=flow,
+                          flow_backward=flow_backward, hole_fill=hole_fill, tubelet=tubelet,
+                          base_frame=base_frame, sigma=sigma)
+    b, t, h, w = tokens.shape
+    g = generator
+    dev = tokens.device
+    n_vis = int(np.floor((1.0 - float(ratio)) * h * w + 1e-9))
+    # tiny noise breaks exact ties (e.g. regions the mixture never reaches) at random
+    noise = torch.as_tensor(g.random(tokens.shape), dtype=tokens.dtype, device=dev) * 1e-7
+    scores = tokens + noise
+    visible = torch.zeros(b, t * h * w, dtype=torch.bool, device=dev)
+    if topk == "frame":
+        idx = scores.reshape(b, t, h * w).topk(n_vis, dim=-1).indices
+        idx = idx + (torch.arange(t, device=dev) * h * w)[None, :, None]
+        visible.scatter_(1, idx.reshape(b, -1), True)
+    else:
+        idx = scores.reshape(b, -1).topk(n_vis * t, dim=-1).indices
+        visible.scatter_(1, idx, True)
+    return ~visible.reshape(b, t, h, w)
+
+
+@register("mgmae")
+def mgmae_mask(grid, ratio, *, generator, batch=1, flow=None, flow_backward=None,
+               hole_fill: str = "tube", topk: str = "frame", tubelet: int = 2,
+               base_frame: int | None = None, sigma: float | None = None):
+    """MGMAE motion-guided masking (paper 002); see `mgmae_torch` for every argument.
+
+    flow: dense forward flow between consecutive clip frames [T-1, h, w, 2] (from the flow cache:
+    the clip's frames; for a strided clip the flow between sampled frames must be composed first,
+    see `motionmvm.masking.align.compose_flow`). -> bool np [B, T', H', W']."""
+    if flow is None:
+        raise ValueError("masking 'mgmae' needs flow= dense forward flow [T-1, H, W, 2] of the clip")
+    return mgmae_torch(grid, ratio, generator=generator, batch=batch, flow=flow,
+                       flow_backward=flow_backward, hole_fill=hole_fill, topk=topk,
+                       tubelet=tubelet, base_frame=base_frame, sigma=sigma).cpu().numpy()

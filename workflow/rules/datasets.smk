@@ -1,0 +1,25 @@
+# Real datasets (paper profile): official files -> data/<profile>/<dataset>/ (classInd.txt, split
+# lists, videos/, prepare.json). Where a dataset cannot be downloaded (licence, YouTube ids), the
+# command stops and says where to put which files (params datasets.<name>.root).
+REAL_DATASETS = ("ucf101", "hmdb51", "mimetics", "diving48", "ssv2", "k400")
+
+
+def real_datasets_used():
+    """Real datasets named by the experiment (pretraining and evaluation) of this profile."""
+    used = [EXP["pretrain_dataset"], *EXP["eval_datasets"]]
+    return [d for d in dict.fromkeys(used) if d in REAL_DATASETS]
+
+
+rule prepare_dataset:
+    output:
+        classes=f"{DATA}/{{dataset}}/classInd.txt",
+        train=f"{DATA}/{{dataset}}/trainlist01.txt",
+        test=f"{DATA}/{{dataset}}/testlist01.txt",
+        summary=f"{DATA}/{{dataset}}/prepare.json",
+    wildcard_constraints:
+        dataset="|".join(REAL_DATASETS),
+    shell:
+        "motionmvm prepare {ARGS} --dataset {wildcards.dataset} --no-progress"
+
+
+ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in real_datasets_used())
