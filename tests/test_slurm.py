@@ -87,7 +87,8 @@ def test_snakemake_slurm_profile_runs_all_with_job_ids_in_provenance(slurm, tmp_
     from tests.helpers.repo_copy import copy_repo, env
 
     repo = copy_repo(tmp_path / "repo")
-    proc = subprocess.run(["snakemake", "--profile", "slurm", "all", "--config", "profile=smoke"], cwd=repo,
+    proc = subprocess.run(["snakemake", "--profile", "slurm", "all", "--config", "profile=smoke",
+                           "--seconds-between-status-checks", "2"], cwd=repo,
                           env=env(repo, SLURM_CONF=str(slurm.conf)), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "slurm" in (proc.stdout + proc.stderr).lower()
