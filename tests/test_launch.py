@@ -97,3 +97,25 @@ def test_cli_reports_a_failing_step_and_bad_usage():
     assert proc.returncode != 0 and "missing.yaml" in proc.stdout + proc.stderr
     proc = _cli("--seeds", "0", "1", "--", "config", "--profile", "smoke")
     assert proc.returncode == 2 and "no {seed}" in proc.stderr
+
+
+def test_gpu_rules_use_submitit_only_under_the_slurm_executor():
+    from motionmvm.launch.core import snakemake_flags
+    assert snakemake_flags("slurm") == "--backend submitit"
+    assert snakemake_flags("local") == "" and snakemake_flags(None) == ""
+
+
+def test_distributed_env_from_a_submitit_job(monkeypatch):
+    from motionmvm.launch.core import set_distributed_env
+    for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    assert set_distributed_env() == {}  # not inside a job: nothing set
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
+    monkeypatch.setenv("SLURM_JOB_ID", "1234")
+    monkeypatch.setenv("SLURM_PROCID", "5")
+    monkeypatch.setenv("SLURM_LOCALID", "1")
+    monkeypatch.setenv("SLURM_NTASKS", "8")
+    monkeypatch.setenv("SLURM_JOB_NODELIST", "gpu[07-08]")
+    got = set_distributed_env()
+    assert got == {"RANK": "5", "LOCAL_RANK": "1", "WORLD_SIZE": "8", "MASTER_ADDR": "gpu07",
+                   "MASTER_PORT": str(29500 + 234)}

@@ -87,6 +87,13 @@ def test_snakemake_slurm_profile_runs_all_with_job_ids_in_provenance(slurm, tmp_
     from tests.helpers.repo_copy import copy_repo, env
 
     repo = copy_repo(tmp_path / "repo")
+    # A GPU-style rule as the GPU areas write them: a localrule calling `motionmvm launch {LAUNCH}`.
+    (repo / "workflow/rules/zz_gpu_probe.smk").write_text(
+        "localrules: gpu_probe\n\n"
+        "rule gpu_probe:\n"
+        "    output: f'{RESULTS}/gpu_probe.txt'\n"
+        "    shell: 'motionmvm launch {LAUNCH} -- config {ARGS} && ls logs/launch > {output}'\n\n"
+        "ALL_TARGETS.append(f'{RESULTS}/gpu_probe.txt')\n")
     proc = subprocess.run(["snakemake", "--profile", "slurm", "all", "--config", "profile=smoke",
                            "--seconds-between-status-checks", "2"], cwd=repo,
                           env=env(repo, SLURM_CONF=str(slurm.conf)), capture_output=True, text=True, timeout=900)
@@ -96,3 +103,8 @@ def test_snakemake_slurm_profile_runs_all_with_job_ids_in_provenance(slurm, tmp_
     for metrics in (repo / "runs/smoke").glob("**/metrics.json"):  # every step that exists in `all`
         job_ids.append((read_json(metrics).get("provenance") or {}).get("slurm_job_id"))
     assert all(j is not None and j.isdigit() for j in job_ids), job_ids
+    launched = (repo / "results/smoke/gpu_probe.txt").read_text().split()
+    assert launched and all(j.isdigit() for j in launched), launched  # submitit folders named by job id
+    for job in launched:  # ... of SLURM jobs (not submitit's local pids)
+        shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, timeout=30)
+        assert shown.returncode == 0 and "JobState=COMPLETED" in shown.stdout, shown.stdout + shown.stderr

@@ -11,8 +11,10 @@ class _LaunchFlags:
     (localrules) dispatch through submitit; empty otherwise (params launch.backend decides)."""
 
     def __str__(self):
+        from motionmvm.launch.core import snakemake_flags
+
         plugin = workflow.executor_plugin
-        return "--backend submitit" if plugin is not None and plugin.name == "slurm" else ""
+        return snakemake_flags(None if plugin is None else plugin.name)
 
 
 LAUNCH = _LaunchFlags()

@@ -69,6 +69,7 @@ class Resumable(submitit.helpers.Checkpointable):
         self.fn = fn
 
     def __call__(self, *args):
+        set_distributed_env()
         return self.fn(*args)
 
     def checkpoint(self, *args, **kwargs):
@@ -88,6 +89,27 @@ class StepCommand:
         if rc:
             raise LaunchError(f"`motionmvm {' '.join(argv)}` exited with status {rc}")
         return rc
+
+
+def set_distributed_env(port: int = 29500) -> dict:
+    """Inside a submitit job, export torch.distributed's env:// variables (RANK, LOCAL_RANK,
+    WORLD_SIZE, MASTER_ADDR, MASTER_PORT) from the job environment, one process per task (GPU).
+    Outside a job (JobEnvironment raises) nothing is set. Returns what was set."""
+    try:
+        env = submitit.JobEnvironment()
+    except RuntimeError:
+        return {}
+    job_id = "".join(ch for ch in str(env.job_id) if ch.isdigit()) or "0"
+    values = {"RANK": env.global_rank, "LOCAL_RANK": env.local_rank, "WORLD_SIZE": env.num_tasks,
+              "MASTER_ADDR": env.hostnames[0], "MASTER_PORT": port + int(job_id) % 1000}
+    values = {k: str(v) for k, v in values.items()}
+    os.environ.update(values)
+    return values
+
+
+def snakemake_flags(executor_plugin_name: str | None) -> str:
+    """Extra `motionmvm launch` flags for GPU rules: submitit when Snakemake runs on SLURM."""
+    return "--backend submitit" if executor_plugin_name == "slurm" else ""
 
 
 def _run_inprocess(fn, arg_lists):
