@@ -1,8 +1,6 @@
 """The audit traces every cell of a (fabricated, consistent) results tree and fails, naming the
 cell and the broken link, on each kind of tampering."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -110,12 +108,13 @@ def test_missing_metrics_file(tree):
     assert any(p.startswith(CELL0) and ": metrics.json: " in p and "missing" in p for p in got), got
 
 
-def test_cli_exit_status_and_trace(tree, tmp_path):
-    env = {"PYTHONPATH": f"{REPO / 'src'}", "PATH": "/usr/bin:/bin"}
-    cmd = [sys.executable, "-m", "motionmvm.cli", "audit", str(tree["table"]), "--out", "results/smoke/audit.json"]
-    ok = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+def test_cli_exit_status_and_trace(tree, tmp_path, capsys):
+    from motionmvm.cli import main
+    cmd = ["audit", str(tree["table"]), "--out", "results/smoke/audit.json"]
+    assert main(cmd) == 0, capsys.readouterr()
     assert read_json(tmp_path / "results/smoke/audit.json")["ok"] is True
     tree["encoder"]("videomae", 0).write_bytes(b"other weights")
-    bad = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert bad.returncode == 1 and f"AUDIT FAIL {CELL0}" in bad.stdout and "checkpoint" in bad.stdout
+    assert main(cmd) == 1
+    out = capsys.readouterr().out
+    assert f"AUDIT FAIL {CELL0}" in out and "checkpoint" in out
+    assert read_json(tmp_path / "results/smoke/audit.json")["ok"] is False

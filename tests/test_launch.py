@@ -92,11 +92,20 @@ def test_cli_runs_a_step_through_the_subprocess_backend():
     assert "profile: smoke" in proc.stdout
 
 
-def test_cli_reports_a_failing_step_and_bad_usage():
-    proc = _cli("--", "config", "--params", "missing.yaml")
-    assert proc.returncode != 0 and "missing.yaml" in proc.stdout + proc.stderr
-    proc = _cli("--seeds", "0", "1", "--", "config", "--profile", "smoke")
-    assert proc.returncode == 2 and "no {seed}" in proc.stderr
+def test_cli_reports_a_failing_step_and_bad_usage(capsys):
+    from motionmvm.cli import main
+    assert main(["launch", "--", "config", "--params", "missing.yaml"]) != 0
+    assert "missing.yaml" in "".join(capsys.readouterr())
+    assert main(["launch", "--seeds", "0", "1", "--", "config", "--profile", "smoke"]) == 2
+    assert "no {seed}" in capsys.readouterr().err
+
+
+def test_cli_runs_one_job_per_seed(capsys):
+    from motionmvm.cli import main
+    argv = ["launch", "--params", "params.yaml", "--profile", "smoke", "--seeds", "7", "8", "--",
+            "config", "--params", "p{seed}.yaml"]
+    assert main(argv) != 0
+    assert "no parameter file at p7.yaml" in "".join(capsys.readouterr())  # {seed} filled per job
 
 
 def test_gpu_rules_use_submitit_only_under_the_slurm_executor():
