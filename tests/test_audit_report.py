@@ -62,3 +62,24 @@ def test_snakemake_report_collects_the_plots(tmp_path):
         proc = subprocess.run(cmd, cwd=repo, env=e, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
     assert (repo / "snakemake-report.zip").stat().st_size > 0
+
+
+def test_report_inputs_grow_with_the_rules_that_exist():
+    from types import SimpleNamespace as NS
+
+    from motionmvm.report import smk
+
+    def rule(name, *outs):
+        return NS(name=name, is_producer=lambda p: p in outs)
+
+    exp = {"methods": ["videomae"], "seeds": [0]}
+    wf = NS(rules=[rule("report", "results/s/report.html")], executor_plugin=None)
+    assert smk.report_inputs(wf, "results/s", "runs/s", exp, {"report"}) == []
+    wf.rules += [rule("aggregate", "results/s/table.md", "results/s/summary.json"),
+                 rule("pretrain", "runs/s/pretrain/videomae/seed0/log.csv")]
+    assert smk.report_inputs(wf, "results/s", "runs/s", exp, {"report"}) == [
+        "results/s/summary.json", "results/s/table.md", "runs/s/pretrain/videomae/seed0/log.csv",
+        "results/s/audit.json"]
+    assert str(smk.LaunchFlags(wf)) == ""
+    wf.executor_plugin = NS(name="slurm")
+    assert str(smk.LaunchFlags(wf)) == "--backend submitit"

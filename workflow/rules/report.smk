@@ -3,39 +3,10 @@
 # (results table, pretraining logs), checked when the DAG is built, so this file never needs
 # editing when a step is added. GPU steps elsewhere call `motionmvm launch {LAUNCH} -- <step> ...`.
 
-_REPORT_RULES = {"audit", "report"}
+from motionmvm.report import smk as _smk
 
-
-class _LaunchFlags:
-    """`--backend submitit` when Snakemake itself runs on SLURM (`--profile slurm`), so GPU rules
-    (localrules) dispatch through submitit; empty otherwise (params launch.backend decides)."""
-
-    def __str__(self):
-        from motionmvm.launch.core import snakemake_flags
-
-        plugin = workflow.executor_plugin
-        return snakemake_flags(None if plugin is None else plugin.name)
-
-
-LAUNCH = _LaunchFlags()
-
-
-def producible(paths):
-    """The subset of `paths` that some other rule of this workflow can make."""
-    return [p for p in paths
-            if any(r.name not in _REPORT_RULES and r.is_producer(p) for r in workflow.rules)]
-
-
-def audit_target(wildcards):
-    """results/P/audit.json once a rule makes the results table (the evaluation area's aggregate)."""
-    return [f"{RESULTS}/audit.json"] if producible([f"{RESULTS}/table.md"]) else []
-
-
-def report_inputs(wildcards):
-    """Everything the report shows that this workflow produces."""
-    pre = expand(f"{RUNS}/pretrain/{{m}}/seed{{s}}/{{f}}", m=EXP["methods"], s=EXP["seeds"],
-                 f=["log.csv", "metrics.json"])
-    return producible([f"{RESULTS}/summary.json", f"{RESULTS}/table.md", *pre]) + audit_target(wildcards)
+_OWN = {"audit", "report"}
+LAUNCH = _smk.LaunchFlags(workflow)  # `motionmvm launch {LAUNCH} -- <step> ...` in GPU localrules
 
 
 rule audit:
@@ -54,7 +25,7 @@ rule audit:
 
 rule report:
     input:
-        report_inputs,
+        lambda wc: _smk.report_inputs(workflow, RESULTS, RUNS, EXP, _OWN),
     output:
         html=f"{RESULTS}/report.html",
         plots=report(directory(f"{RESULTS}/plots"), patterns=["{name}.png"],
@@ -67,7 +38,7 @@ rule report:
         "motionmvm report {ARGS} > {log} 2>&1"
 
 
-ALL_TARGETS.extend([f"{RESULTS}/report.html", audit_target])
+ALL_TARGETS.extend([f"{RESULTS}/report.html", lambda wc: _smk.audit_target(workflow, RESULTS, _OWN)])
 
 
 onsuccess:
