@@ -118,3 +118,15 @@ def test_cli_exit_status_and_trace(tree, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"AUDIT FAIL {CELL0}" in out and "checkpoint" in out
     assert read_json(tmp_path / "results/smoke/audit.json")["ok"] is False
+
+
+def test_dvc_lock_check_can_be_skipped_but_other_links_still_hold(tree):
+    import numpy as np
+    run = tree["run"]("mgm", 1)
+    top1 = results_tree.write_predictions(run / "predictions.csv", np.random.default_rng(5), skill=1.0)
+    d = read_json(run / "metrics.json")
+    d["top1"] = top1
+    write_json(run / "metrics.json", d)
+    res = audit(tree["table"], tree["cfg"], check_dvc_lock=False)
+    assert not any("dvc.lock" in p for p in res["problems"])
+    assert any(": table.md: " in p for p in res["problems"])  # the printed mean no longer matches

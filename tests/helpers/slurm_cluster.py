@@ -83,7 +83,7 @@ def write_conf(host: str) -> Path:
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text(f"""{MARKER}: a one-node test cluster
 ClusterName=motionmvm-test
-SlurmctldHost={host}
+SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
 ProctrackType=proctrack/linuxproc
@@ -108,7 +108,7 @@ SlurmctldPidFile={STATE}/slurmctld.pid
 SlurmdPidFile={STATE}/slurmd.pid
 SlurmctldLogFile={STATE}/log/slurmctld.log
 SlurmdLogFile={STATE}/log/slurmd.log
-NodeName={host} CPUs={os.cpu_count()} RealMemory={_mem_mb()} State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory={_mem_mb()} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 """)
     return conf

@@ -20,7 +20,7 @@ rule audit:
     resources:
         runtime=30,
     shell:
-        "motionmvm audit {ARGS} --out {output} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
+        "motionmvm audit {ARGS} --skip-dvc-lock --out {output} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
 
 
 rule report:

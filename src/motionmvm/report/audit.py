@@ -60,12 +60,27 @@ def _recompute_top1_local(predictions_csv: Path) -> float:
     return float((probs.argmax(1) == labels).mean())
 
 
+def _eval_recompute():
+    """`recompute_metrics(predictions_csv, eval_classes)` of the evaluation area, if installed."""
+    import importlib
+
+    for name in ("motionmvm.eval", "motionmvm.eval.metrics"):
+        try:
+            fn = getattr(importlib.import_module(name), "recompute_metrics", None)
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("motionmvm.eval", name):
+                raise
+            continue
+        if fn is not None:
+            return fn
+    return None
+
+
 def recompute_top1(predictions_csv: Path, eval_classes: list[str] | None = None) -> float:
-    try:
-        from motionmvm.eval.metrics import recompute_metrics
-    except ImportError:
+    fn = _eval_recompute()
+    if fn is None:
         return _recompute_top1_local(predictions_csv)
-    return float(recompute_metrics(predictions_csv, eval_classes)["top1"])
+    return float(fn(predictions_csv, eval_classes)["top1"])
 
 
 def mean_half_width(values: list[float], confidence: float = 0.95) -> tuple[float, float | None]:
@@ -138,9 +153,12 @@ class Auditor:
     _sha: dict = field(default_factory=dict)
     _datasets: dict = field(default_factory=dict)
 
+    check_dvc_lock: bool = True
+
     def __post_init__(self):
         self.root = Path(self.root)
-        self.lock = DvcLock(self.dvc_lock if self.dvc_lock is not None else self.root / "dvc.lock", self.root)
+        lock = self.dvc_lock if self.dvc_lock is not None else self.root / "dvc.lock"
+        self.lock = DvcLock(lock if self.check_dvc_lock else None, self.root)
         self.params_hash = mcfg.params_hash(self.cfg)
         self.runs = self.root / self.cfg["paths"]["runs"] / self.cfg["profile"]
 
@@ -291,7 +309,8 @@ class Auditor:
 
 
 def audit(table_md: str | Path, cfg: dict, root: str | Path = ".", dvc_lock: str | Path | None = None,
-          hash_videos: bool = True) -> dict:
+          hash_videos: bool = True, check_dvc_lock: bool = True) -> dict:
     """Run every check; returns the trace with `ok` and the list of `problems`."""
-    aud = Auditor(Path(table_md), cfg, Path(root), Path(dvc_lock) if dvc_lock else None, hash_videos)
+    aud = Auditor(Path(table_md), cfg, Path(root), Path(dvc_lock) if dvc_lock else None, hash_videos,
+                  check_dvc_lock=check_dvc_lock)
     return aud.run()

@@ -43,7 +43,8 @@ def _audit_command(args) -> int:
     if args.profile is None:  # results/<profile>/table.md names its profile
         args.profile = table.parent.name
     cfg = load_config(args)
-    result = audit(table, cfg, root=args.root, dvc_lock=args.dvc_lock, hash_videos=not args.skip_video_hashes)
+    result = audit(table, cfg, root=args.root, dvc_lock=args.dvc_lock, hash_videos=not args.skip_video_hashes,
+                   check_dvc_lock=not args.skip_dvc_lock)
     for p in result["problems"]:
         print(f"AUDIT FAIL {p}")
     if args.out:
@@ -64,6 +65,9 @@ def register(subparsers) -> None:
     a.add_argument("--root", default=".", help="repository root the recorded paths are relative to")
     a.add_argument("--dvc-lock", default=None, help="dvc.lock to check outputs against (default: ROOT/dvc.lock)")
     a.add_argument("--out", default=None, help="write the trace as JSON here (e.g. results/P/audit.json)")
+    a.add_argument("--skip-dvc-lock", action="store_true",
+                   help="do not compare with dvc.lock (Snakemake runs: DVC records their outputs "
+                        "only when the workflow has finished, with `dvc commit`)")
     a.add_argument("--skip-video-hashes", action="store_true",
                    help="do not re-hash every video of the datasets (slow on full-size data)")
     a.set_defaults(func=_audit_command)
