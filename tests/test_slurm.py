@@ -108,3 +108,19 @@ def test_snakemake_slurm_profile_runs_all_with_job_ids_in_provenance(slurm, tmp_
     for job in launched:  # ... of SLURM jobs (not submitit's local pids)
         shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, timeout=30)
         assert shown.returncode == 0 and "JobState=COMPLETED" in shown.stdout, shown.stdout + shown.stderr
+
+
+def test_cluster_refuses_to_start_without_root(monkeypatch):
+    monkeypatch.setattr(slurm_cluster.os, "geteuid", lambda: 1000)
+    with pytest.raises(slurm_cluster.SlurmUnavailable, match="not root"):
+        slurm_cluster.start()
+
+
+def test_cluster_never_overwrites_a_real_slurm_conf(monkeypatch, tmp_path):
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("ClusterName=production\n")
+    monkeypatch.setattr(slurm_cluster, "SYSTEM_CONF", conf)
+    monkeypatch.setattr(slurm_cluster, "STATE", tmp_path / "state")
+    with pytest.raises(slurm_cluster.SlurmUnavailable, match="not overwriting"):
+        slurm_cluster.write_conf("node1")
+    assert conf.read_text() == "ClusterName=production\n"
