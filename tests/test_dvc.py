@@ -2,6 +2,7 @@
 round-trip through a local directory remote; `dvc exp run -S` runs a parameter variant.
 Runs whatever stages and rules exist, in a throwaway git copy of the repository (profile smoke)."""
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -84,3 +85,39 @@ def test_exp_run_with_a_parameter_variant(tmp_path):
     assert "Running stage" in out
     assert (repo / "results/smoke/report.html").exists()
     assert yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["report"]["params"]["params.yaml"]["profile"] == "smoke"
+
+
+def test_tracked_results_round_trip_through_a_remote_then_audit(tmp_path, monkeypatch):
+    """A results tree (datasets, motion settings, checkpoints, runs, table) versioned with DVC:
+    push, wipe the cache and every output, pull; the audit then passes against the `.dvc` md5s,
+    and fails once a pulled run is rewritten."""
+    import numpy as np
+
+    from tests.helpers import results_tree
+    repo = smoke_copy(tmp_path / "repo")
+    gitignore = repo / ".gitignore"  # let DVC write its .dvc files beside the outputs
+    gitignore.write_text("".join(ln + "\n" for ln in gitignore.read_text().splitlines()
+                                 if ln not in ("/data/", "/cache/", "/runs/", "/results/")))
+    (repo / "dvc.yaml").unlink()  # this test versions outputs with `dvc add`, not the pipeline's stages
+    monkeypatch.chdir(repo)
+    tree = results_tree.build(repo, repo, write_lock=False)
+    tracked = ["data/smoke", "cache/smoke", "runs/smoke", "results/smoke"]
+    sh(repo, "dvc", "add", *tracked)
+    audit = ["motionmvm", "audit", "results/smoke/table.md", "--profile", "smoke"]
+    assert "all links hold" in sh(repo, *audit)
+    before = outputs(repo)
+    sh(repo, "dvc", "remote", "add", "--local", "-f", "-d", "store", str(tmp_path / "remote"))
+    sh(repo, "dvc", "push")
+    shutil.rmtree(repo / ".dvc" / "cache")
+    for root in ("data", "cache", "runs", "results"):
+        shutil.rmtree(repo / root / "smoke")
+    sh(repo, "dvc", "pull")
+    assert outputs(repo) == before
+    assert "all links hold" in sh(repo, *audit)
+    run = tree["run"]("mgm", 0)
+    top1 = results_tree.write_predictions(run / "predictions.csv", np.random.default_rng(3), skill=2.0)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["top1"] = top1
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    proc = subprocess.run(audit, cwd=repo, env=env(repo), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "linear_probe/mgm/synth" in proc.stdout and "runs/smoke.dvc" in proc.stdout, proc.stdout

@@ -50,11 +50,13 @@ def fmt(values: list[float]) -> tuple[dict, str]:
     return stat, f"{stat['mean'] * 100:.1f} ± {half * 100:.1f}"
 
 
-def build(root: Path, repo: Path) -> dict:
-    """Write the tree under `root` (cwd must be `root`); returns useful paths."""
-    (root / "workflow").symlink_to((repo / "workflow").resolve())
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
+def build(root: Path, repo: Path, write_lock: bool = True) -> dict:
+    """Write the tree under `root` (cwd must be `root`; `root` may be `repo` itself, e.g. a copy of
+    the repository); returns useful paths. write_lock: also write a dvc.lock with the md5s."""
+    if root.resolve() != repo.resolve():
+        (root / "workflow").symlink_to((repo / "workflow").resolve())
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        (root / "params.yaml").write_text(yaml.safe_dump(params))
     cfg = config.load(root / "params.yaml", "smoke")
     rng = np.random.default_rng(0)
     ddir = Path("data/smoke/synth")
@@ -103,7 +105,8 @@ def build(root: Path, repo: Path) -> dict:
         "eval": {"cmd": "motionmvm eval ...", "outs": [{"path": p, "hash": "md5", "md5": m} for p, m in lock_outs.items()]},
         "data": {"cmd": "motionmvm data ...", "outs": [{"path": str(ddir / "manifest.json"), "hash": "md5",
                                                        "md5": _md5(ddir / "manifest.json")}]}}}
-    (root / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    if write_lock:
+        (root / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
     return {"cfg": cfg, "table": results / "table.md", "dataset": ddir, "settings": settings,
             "run": lambda m, s: Path(f"runs/smoke/eval/{PROTOCOL}/{m}/{DATASET}/seed{s}"),
             "encoder": lambda m, s: Path(f"runs/smoke/pretrain/{m}/seed{s}/encoder.pt")}

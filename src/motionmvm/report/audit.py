@@ -96,21 +96,32 @@ def mean_half_width(values: list[float], confidence: float = 0.95) -> tuple[floa
 # --- dvc.lock -------------------------------------------------------------------------------------
 
 class DvcLock:
-    """md5 of every output DVC recorded, for files directly or inside directory outputs."""
+    """md5 of every output DVC recorded, for files directly or inside directory outputs: the
+    stage outputs in dvc.lock and the files tracked with `dvc add` (`*.dvc` files)."""
 
     def __init__(self, lock_path: Path | None, root: Path):
         self.root = root
-        self.files: dict[str, tuple[str, str]] = {}  # relpath -> (md5, stage)
+        self.files: dict[str, tuple[str, str]] = {}  # relpath -> (md5, stage or .dvc file)
         self.dirs: dict[str, tuple[str, str]] = {}
-        if lock_path is None or not lock_path.exists():
+        if lock_path is None:
             return
-        lock = yaml.safe_load(lock_path.read_text()) or {}
-        for stage, body in (lock.get("stages") or {}).items():
-            for out in body.get("outs", []) or []:
-                md5 = out.get("md5")
-                if md5 is None:
-                    continue
-                (self.dirs if md5.endswith(".dir") else self.files)[out["path"].rstrip("/")] = (md5, stage)
+        if lock_path.exists():
+            lock = yaml.safe_load(lock_path.read_text()) or {}
+            for stage, body in (lock.get("stages") or {}).items():
+                self._add(body.get("outs"), Path("."), f"stage {stage!r} in dvc.lock")
+        for dvcfile in sorted(root.rglob("*.dvc")):
+            rel = dvcfile.relative_to(root)
+            if rel.parts[0] in (".dvc", ".git") or not dvcfile.is_file():
+                continue
+            body = yaml.safe_load(dvcfile.read_text()) or {}
+            self._add(body.get("outs"), rel.parent, str(rel))
+
+    def _add(self, outs, base: Path, source: str) -> None:
+        for out in outs or []:
+            md5 = out.get("md5")
+            if md5 is not None:
+                path = str(Path(base, out["path"])).rstrip("/")
+                (self.dirs if md5.endswith(".dir") else self.files)[path] = (md5, source)
 
     def _dir_listing(self, md5_dir: str) -> dict[str, str] | None:
         obj = self.root / ".dvc" / "cache" / "files" / "md5" / md5_dir[:2] / md5_dir[2:]
@@ -179,8 +190,8 @@ class Auditor:
     def _check_lock(self, cell: str, path: Path) -> None:
         want = self.lock.expected(self._rel(path))
         if want is not None and path.exists() and md5_file(path) != want[0]:
-            self.fail(cell, "dvc.lock", f"{self._rel(path)} md5 differs from stage {want[1]!r} in dvc.lock "
-                                        "(changed after `dvc repro`)")
+            self.fail(cell, "dvc.lock", f"{self._rel(path)} md5 differs from {want[1]} "
+                                        "(changed after DVC recorded it)")
 
     def _check_dataset(self, cell: str, ds: dict) -> None:
         ddir = self.root / ds["dir"]
