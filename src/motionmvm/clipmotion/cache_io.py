@@ -1,0 +1,37 @@
+"""Reading one per-video motion cache entry (docs/ARCHITECTURE.md "Motion cache formats").
+
+Kept to one small function so it can be replaced by `motionmvm.motion.cache.read` (branch
+`motion`), which has the same signature and returns the same dequantised arrays.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+KINDS = ("mv", "flow", "klt", "traj")
+
+
+def read_entry(cache_root: str | Path, kind: str, clip_id: str) -> dict[str, np.ndarray]:
+    """Arrays of `<cache_root>/<kind>/<clip_id>.npz` (`cache_root` = `cache/<P>/<dataset>/motion`);
+    the int16 `flow` comes back as float32 pixels (int16 / scale)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown motion cache kind {kind!r}; known: {KINDS}")
+    path = Path(cache_root) / kind / f"{clip_id}.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"no {kind} motion cache entry for clip {clip_id!r} at {path}")
+    with np.load(path, allow_pickle=False) as z:
+        out = {k: z[k] for k in z.files}
+    if kind == "flow":
+        out["flow"] = flow_pixels(out)
+    return out
+
+
+def flow_pixels(entry: dict[str, np.ndarray]) -> np.ndarray:
+    """The `flow` array in float32 pixels: quantised int16 values are divided by `scale`."""
+    flow = np.asarray(entry["flow"])
+    if np.issubdtype(flow.dtype, np.integer):
+        if "scale" not in entry:
+            raise ValueError(f"flow cache entry holds {flow.dtype} values but no 'scale' to dequantise them")
+        return flow.astype(np.float32) / float(entry["scale"])
+    return flow.astype(np.float32, copy=False)

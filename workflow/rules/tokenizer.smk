@@ -1,0 +1,54 @@
+# Tokenizer (models area): DEMVM's video tokenizer per dataset, then token targets per clip.
+# 3D VQ-VAE (default) and the per-frame 2D VQ baseline (DEMVM ablation, `tokenizer2d`).
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+
+
+rule tokenizer_train:
+    input:
+        manifest=f"{DATA}/{{dataset}}/manifest.json",
+    output:
+        model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
+        metrics=f"{RUNS}/tokenizer/{{dataset}}/metrics.json",
+    shell:
+        f"motionmvm tokenizer train {ARGS} --dataset {{wildcards.dataset}}"
+
+
+rule tokenizer_encode:
+    input:
+        manifest=f"{DATA}/{{dataset}}/manifest.json",
+        model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
+    output:
+        directory(f"{CACHE}/{{dataset}}/tokens"),
+    shell:
+        f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}}"
+
+
+rule tokenizer2d_train:
+    input:
+        manifest=f"{DATA}/{{dataset}}/manifest.json",
+    output:
+        model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
+        metrics=f"{RUNS}/tokenizer2d/{{dataset}}/metrics.json",
+    shell:
+        f"motionmvm tokenizer train {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
+
+
+rule tokenizer2d_encode:
+    input:
+        manifest=f"{DATA}/{{dataset}}/manifest.json",
+        model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
+    output:
+        directory(f"{CACHE}/{{dataset}}/tokens2d"),
+    shell:
+        f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
+
+
+# DEMVM's targets are needed for the pretraining dataset whenever demvm is pretrained.
+if "demvm" in EXP["methods"]:
+    ALL_TARGETS += [
+        f"{RUNS}/tokenizer/{EXP['pretrain_dataset']}/metrics.json",
+        f"{CACHE}/{EXP['pretrain_dataset']}/tokens",
+    ]
