@@ -10,7 +10,6 @@ import pytest
 from motionmvm.report import plots
 from motionmvm.report.html import read_provenance
 from tests.helpers import results_tree
-from tests.helpers.repo_copy import copy_repo, env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,17 +50,6 @@ def test_training_log_columns(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text("step,loss,phase\n0,2.0,warmup\n1,1.5,warmup\n")
     assert plots.read_log(log) == {"step": [0.0, 1.0], "loss": [2.0, 1.5]}
-
-
-@pytest.mark.slow
-def test_snakemake_report_collects_the_plots(tmp_path):
-    repo = copy_repo(tmp_path / "repo")
-    e = env(repo)
-    for cmd in (["snakemake", "--cores", "2", "all", "--config", "profile=smoke"],
-                ["snakemake", "--report", "snakemake-report.zip", "--config", "profile=smoke"]):
-        proc = subprocess.run(cmd, cwd=repo, env=e, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (repo / "snakemake-report.zip").stat().st_size > 0
 
 
 def test_report_inputs_grow_with_the_rules_that_exist():

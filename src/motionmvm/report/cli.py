@@ -24,7 +24,7 @@ def _report_command(args) -> int:
     results, runs = _dirs(cfg)
     summary_path = results / "summary.json"
     summary = read_json(summary_path) if summary_path.exists() else None
-    made = plots.make_all(summary, runs, results / "plots")
+    made = plots.make_all(summary, runs, results / "plots", dpi=(cfg.get("report") or {}).get("dpi", 110))
     masks = sorted((results / "masks").glob("*.png"))  # pictures from `motionmvm show-masks`
     prov = record(cfg, started=started, step="report")
     out = html.write(results / "report.html", cfg["profile"], results, runs, made, masks, provenance=prov)

@@ -14,9 +14,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from motionmvm.io import atomic_path, read_json  # noqa: E402
 
 
+DPI = {"value": 110}  # set from params report.dpi by make_all
+
+
 def _save(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=DPI["value"], bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -111,7 +114,8 @@ def training_curves(runs: Path, out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def make_all(summary: dict | None, runs: Path, plots_dir: Path) -> list[Path]:
+def make_all(summary: dict | None, runs: Path, plots_dir: Path, dpi: int = 110) -> list[Path]:
+    DPI["value"] = dpi
     plots_dir.mkdir(parents=True, exist_ok=True)
     rows = (summary or {}).get("rows", [])
     made = [accuracy_per_method(rows, plots_dir / "accuracy.png")]
