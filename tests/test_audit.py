@@ -130,3 +130,16 @@ def test_dvc_lock_check_can_be_skipped_but_other_links_still_hold(tree):
     res = audit(tree["table"], tree["cfg"], check_dvc_lock=False)
     assert not any("dvc.lock" in p for p in res["problems"])
     assert any(": table.md: " in p for p in res["problems"])  # the printed mean no longer matches
+
+
+def test_audit_reads_the_evaluation_areas_own_table(tree):
+    """The table and summary as `motionmvm aggregate` writes them pass; an edit still fails."""
+    agg = pytest.importorskip("motionmvm.eval.aggregate")
+    agg.aggregate("runs/smoke/eval", "results/smoke")
+    res = audit(tree["table"], tree["cfg"], check_dvc_lock=False)
+    assert res["ok"], res["problems"]
+    assert len(res["cells"]) == 2
+    text = tree["table"].read_text()
+    cell = read_cells(tree["table"])[0]
+    tree["table"].write_text(text.replace(cell.text, f"{cell.mean - 1:.1f} ± {cell.half_width:.1f}", 1))
+    assert any(": table.md: " in p for p in audit(tree["table"], tree["cfg"], check_dvc_lock=False)["problems"])
