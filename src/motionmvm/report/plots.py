@@ -14,12 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from motionmvm.io import atomic_path, read_json  # noqa: E402
 
 
-DPI = {"value": 110}  # set from params report.dpi by make_all
-
-
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, dpi: int) -> Path:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI["value"], bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -29,7 +26,7 @@ def _stat(row: dict, metric: str):
     return None if s is None else (s["mean"], s.get("half_width") or 0.0)
 
 
-def accuracy_per_method(rows: list[dict], out: Path) -> Path | None:
+def accuracy_per_method(rows: list[dict], out: Path, dpi: int = 110) -> Path | None:
     """One panel per (protocol, dataset): top-1 % per method, error bars = 95% CI half-width."""
     groups = defaultdict(list)
     for r in rows:
@@ -45,10 +42,10 @@ def accuracy_per_method(rows: list[dict], out: Path) -> Path | None:
         ax.set_xticks(range(len(rs)), [r["method"] for r in rs], rotation=30, ha="right")
         ax.set_title(f"{protocol} / {dataset}")
         ax.set_ylabel("top-1 % (mean ± 95% CI)")
-    return _save(fig, out)
+    return _save(fig, out, dpi)
 
 
-def accuracy_vs(rows: list[dict], xs: dict, xlabel: str, out: Path) -> Path | None:
+def accuracy_vs(rows: list[dict], xs: dict, xlabel: str, out: Path, dpi: int = 110) -> Path | None:
     """Scatter of top-1 % against a per-row x value (`xs[(protocol, method, dataset)]`)."""
     pts = [(xs[k], r) for r in rows if _stat(r, "top1")
            and (k := (r["protocol"], r["method"], r["dataset"])) in xs and xs[k] is not None]
@@ -65,7 +62,7 @@ def accuracy_vs(rows: list[dict], xs: dict, xlabel: str, out: Path) -> Path | No
     ax.set_xlabel(xlabel)
     ax.set_ylabel("top-1 %")
     ax.legend(fontsize=7)
-    return _save(fig, out)
+    return _save(fig, out, dpi)
 
 
 def pretrain_times(runs: Path) -> dict[str, float]:
@@ -92,7 +89,7 @@ def read_log(path: Path) -> dict[str, list[float]]:
     return cols
 
 
-def training_curves(runs: Path, out: Path) -> Path | None:
+def training_curves(runs: Path, out: Path, dpi: int = 110) -> Path | None:
     """Loss columns of every runs/P/pretrain/<method>/seed<S>/log.csv against step/epoch."""
     logs = sorted(runs.glob("pretrain/*/seed*/log.csv"))
     curves = []
@@ -111,18 +108,17 @@ def training_curves(runs: Path, out: Path) -> Path | None:
     ax.set_ylabel("loss")
     ax.set_yscale("log")
     ax.legend(fontsize=6, ncol=2)
-    return _save(fig, out)
+    return _save(fig, out, dpi)
 
 
 def make_all(summary: dict | None, runs: Path, plots_dir: Path, dpi: int = 110) -> list[Path]:
-    DPI["value"] = dpi
     plots_dir.mkdir(parents=True, exist_ok=True)
     rows = (summary or {}).get("rows", [])
-    made = [accuracy_per_method(rows, plots_dir / "accuracy.png")]
+    made = [accuracy_per_method(rows, plots_dir / "accuracy.png", dpi)]
     gflops = {(r["protocol"], r["method"], r["dataset"]): (r.get("gflops_per_view") or {}).get("mean") for r in rows}
-    made.append(accuracy_vs(rows, gflops, "GFLOPs per view", plots_dir / "accuracy_vs_gflops.png"))
+    made.append(accuracy_vs(rows, gflops, "GFLOPs per view", plots_dir / "accuracy_vs_gflops.png", dpi))
     times = pretrain_times(runs)
     pt = {(r["protocol"], r["method"], r["dataset"]): times.get(r["method"]) for r in rows}
-    made.append(accuracy_vs(rows, pt, "pretraining wall time (s)", plots_dir / "accuracy_vs_pretrain_time.png"))
-    made.append(training_curves(runs, plots_dir / "training_curves.png"))
+    made.append(accuracy_vs(rows, pt, "pretraining wall time (s)", plots_dir / "accuracy_vs_pretrain_time.png", dpi))
+    made.append(training_curves(runs, plots_dir / "training_curves.png", dpi))
     return [p for p in made if p is not None]
