@@ -1,0 +1,1 @@
+"""Pretraining: the loop, checkpoints with exact resume, distributed helpers, clip data."""

@@ -1,0 +1,237 @@
+"""The pretraining loop: one method, one dataset, one seed -> runs/P/pretrain/<method>/seed<S>/.
+
+Outputs: checkpoint.pt (exact resume), encoder.pt, log.csv, loss.png, tb/ (TensorBoard),
+metrics.json. A run directory with a checkpoint resumes from it; SIGTERM / SIGUSR2 save a checkpoint
+after the current optimizer step and stop with `Preempted`.
+"""
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from motionmvm import methods
+from motionmvm.config import params_hash
+from motionmvm.io import atomic_path, write_json
+from motionmvm.train import checkpoint as ckpt
+from motionmvm.train.clips import ManifestVideos, MaskedClips
+from motionmvm.train.dist import DistInfo, cleanup, init_from_env
+from motionmvm.train.logs import CsvLog, plot_loss
+from motionmvm.train.optim import build_optimizer, build_scheduler
+from motionmvm.train.order import StepOrder
+
+
+class Preempted(RuntimeError):
+    """Stopped by SIGTERM / SIGUSR2 after writing a checkpoint; rerun to resume."""
+
+
+# Settings that do not change the computed weights; a resumed run may change them.
+_RUNTIME_KEYS = ("ckpt_every", "log_every", "num_workers", "threads", "device")
+
+
+def training_identity(cfg: dict) -> str:
+    """Hash of what determines the trained weights (model + pretrain budget); checked on resume."""
+    pre = {k: v for k, v in cfg["pretrain"].items() if k not in _RUNTIME_KEYS}
+    return params_hash({"model": cfg["model"], "pretrain": pre})
+
+
+def run_dir_for(cfg: dict, method: str, seed: int) -> Path:
+    return Path(cfg["paths"]["runs"]) / cfg["profile"] / "pretrain" / method / f"seed{seed}"
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class _StopFlag:
+    """Remembers a SIGTERM / SIGUSR2 so the loop can checkpoint at a step boundary."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def __enter__(self):
+        for s in (signal.SIGTERM, signal.SIGUSR2):
+            self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def _handle(self, signum, _frame):
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def _grid(model) -> tuple[int, int, int]:
+    return tuple(getattr(model, "grid", None) or model.encoder.cfg.grid)
+
+
+def _provenance(cfg: dict, data_dir: Path, encoder: Path, seed: int, started: float) -> dict:
+    from motionmvm.provenance import record
+
+    has_manifest = (data_dir / "manifest.json").exists()  # in-memory test videos have none
+    return record(cfg, dataset_dir=data_dir if has_manifest else None, checkpoint=encoder, seed=seed,
+                  started=started)
+
+
+def pretrain(cfg: dict, method: str, dataset: str, seed: int, *, run_dir: str | Path | None = None,
+             videos=None, progress: bool = True) -> dict:
+    """Pretrain `method` on `dataset` with `seed`; returns the metrics written to metrics.json.
+
+    `videos` (optional, e.g. `clips.ArrayVideos`) replaces the manifest reader of `data/P/<dataset>`.
+    """
+    p = cfg["pretrain"]
+    if p["threads"] > 0:
+        torch.set_num_threads(p["threads"])
+    dist = init_from_env(p["device"])
+    try:
+        return _pretrain(cfg, method, dataset, seed, dist, run_dir, videos, progress)
+    finally:
+        cleanup()
+
+
+def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_progress) -> dict:
+    p = cfg["pretrain"]
+    started = time.time()
+    spec = methods.get(method)
+    run_dir = Path(run_dir) if run_dir else run_dir_for(cfg, method, seed)
+    data_dir = Path(cfg["paths"]["data"]) / cfg["profile"] / dataset
+    videos = videos if videos is not None else ManifestVideos(data_dir)
+
+    _seed_everything(seed)
+    model = spec.build(cfg).to(dist.device)
+    clips = MaskedClips(videos, spec, grid=_grid(model), num_frames=p["frames"], stride=p["stride"],
+                        size=getattr(model, "clip_size", p["size"]), seed=seed, tubelet=cfg["model"]["tubelet"],
+                        masking_cfg=cfg.get("masking"),
+                        motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion",
+                        tokens_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset,
+                        traj_cache_patch=cfg.get("motion", {}).get("traj", {}).get("patch"))
+    order = StepOrder(len(clips), seed=seed, batch=p["batch_size"], accum=p["accum_steps"],
+                      world=dist.world, rank=dist.rank, total_steps=1)
+    total = p["epochs"] * order.steps_per_epoch
+    warmup = p["warmup_epochs"] * order.steps_per_epoch
+    optimizer = build_optimizer(model, spec.optim, order.global_batch, p["lr_mult"])
+    scheduler = build_scheduler(optimizer, spec.optim, warmup, total)
+    cuda = dist.device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling; kept for resume
+    meta = {"method": method, "dataset": dataset, "seed": seed, "params_hash": training_identity(cfg)}
+
+    ckpt_path = run_dir / "checkpoint.pt"
+    start = 0
+    if ckpt_path.exists():
+        start = ckpt.load(ckpt_path, model=model, optimizer=optimizer, scheduler=scheduler,
+                          scaler=scaler, meta=meta)
+    order = StepOrder(len(clips), seed=seed, batch=p["batch_size"], accum=p["accum_steps"],
+                      world=dist.world, rank=dist.rank, total_steps=total, start=start)
+    ddp = dist.world > 1
+    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.device] if cuda else None) \
+        if ddp else model
+    # The loader gets its own generator: creating an iterator would otherwise draw from torch's
+    # global RNG (worker base seed) and shift the restored RNG stream after a resume. Samples do not
+    # use worker seeds (clips.MaskedClips seeds each sample from (seed, epoch, index)).
+    loader = DataLoader(clips, batch_sampler=order, num_workers=p["num_workers"], pin_memory=cuda,
+                        generator=torch.Generator().manual_seed(seed))
+    log = CsvLog(run_dir / "log.csv", start) if dist.is_main else None
+    writer = _tensorboard(run_dir) if dist.is_main else None
+
+    def save(step: int) -> None:
+        if dist.is_main:
+            ckpt.save(ckpt_path, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                      step=step, meta=meta)
+
+    progress = _progress(total, start, f"{method} seed{seed}", dist.is_main and show_progress)
+    model.train()
+    step, t0, seen, loss_sum = start, time.perf_counter(), 0, 0.0
+    batches = iter(loader)
+    with _StopFlag() as stop:
+        while step < total:
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum = 0.0
+            for a in range(p["accum_steps"]):
+                batch = {k: v.to(dist.device, non_blocking=True) for k, v in next(batches).items()}
+                sync = contextlib.nullcontext() if (not ddp or a == p["accum_steps"] - 1) else net.no_sync()
+                with sync, torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                    out = net(batch)
+                    loss = out["loss"] / p["accum_steps"]
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite loss {loss.item()} at step {step}")
+                loss.backward()
+                loss_sum += loss.item()
+                seen += batch["video"].shape[0] * dist.world
+            if p["clip_grad"] > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), p["clip_grad"])
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            progress.update(1)
+            if dist.is_main and (step % p["log_every"] == 0 or step == total):
+                elapsed = time.perf_counter() - t0
+                row = {"step": step, "epoch": (step - 1) // order.steps_per_epoch, "loss": loss_sum,
+                       "lr": optimizer.param_groups[-1]["lr"], "clips_per_s": seen / elapsed,
+                       "elapsed_s": elapsed}
+                log.write(row)
+                writer.add_scalar("loss", loss_sum, step)
+                writer.add_scalar("lr", row["lr"], step)
+                progress.set_postfix(loss=f"{loss_sum:.4f}")
+            if step % p["ckpt_every"] == 0 or step == total:
+                save(step)
+            if stop.signum is not None:
+                save(step)
+                progress.close()
+                raise Preempted(f"stopped by signal {stop.signum} at step {step}/{total}; "
+                                f"checkpoint {ckpt_path}")
+    progress.close()
+    elapsed = time.perf_counter() - t0
+    if not dist.is_main:
+        return {}
+    writer.close()
+    return _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order,
+                   seen / max(elapsed, 1e-9), elapsed, started)
+
+
+def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_per_s, elapsed,
+            started) -> dict:
+    encoder = model.encoder
+    enc_cfg = asdict(encoder.cfg) if hasattr(encoder.cfg, "__dataclass_fields__") else dict(encoder.cfg)
+    with atomic_path(run_dir / "encoder.pt") as tmp:
+        torch.save({"state_dict": encoder.state_dict(), "config": enc_cfg,
+                    "model": getattr(model, "encoder_name", type(encoder).__name__),
+                    "method": spec.name}, tmp)
+    rows = log.rows()
+    if rows:
+        plot_loss(rows, run_dir / "loss.png", f"{spec.name} ({meta['dataset']}, seed {meta['seed']})")
+    k = max(1, len(rows) // 10)
+    metrics = {
+        **meta, "profile": cfg["profile"], "masking": spec.masking, "mask_ratio": spec.mask_ratio,
+        "target": spec.target, "steps": total, "steps_per_epoch": order.steps_per_epoch,
+        "epochs": cfg["pretrain"]["epochs"], "global_batch": order.global_batch,
+        "loss_first": float(np.mean([r["loss"] for r in rows[:k]])) if rows else None,
+        "loss_last": float(np.mean([r["loss"] for r in rows[-k:]])) if rows else None,
+        "clips_per_s": clips_per_s, "wall_s_this_session": elapsed,
+        "provenance": _provenance(cfg, data_dir, run_dir / "encoder.pt", meta["seed"], started),
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _tensorboard(run_dir: Path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(run_dir / "tb"))
+
+
+def _progress(total: int, start: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=start, desc=desc, disable=not enabled, dynamic_ncols=True,
+                mininterval=1.0)

@@ -1,0 +1,43 @@
+"""The data order: a seeded permutation per epoch, cut into optimizer steps, micro-batches and ranks.
+
+For optimizer step s of an epoch with global batch G = batch * world * accum, the step takes
+perm[s*G:(s+1)*G]; micro-batch a of it is the slice [a*B*W, (a+1)*B*W), of which rank r takes every
+W-th element starting at r. With W processes of batch B the union of a micro-batch is exactly what
+one process of batch W*B would see, so the distributed update equals the single-process one.
+The position in the data order is just the global step, which the checkpoint stores.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class StepOrder:
+    """Iterable of per-rank micro-batches [(epoch, index), ...] starting at optimizer step `start`."""
+
+    def __init__(self, n: int, *, seed: int, batch: int, accum: int, world: int, rank: int,
+                 total_steps: int, start: int = 0):
+        self.n, self.seed, self.batch, self.accum = n, seed, batch, accum
+        self.world, self.rank, self.total, self.start = world, rank, total_steps, start
+        self.global_batch = batch * world * accum
+        self.steps_per_epoch = n // self.global_batch
+        if self.steps_per_epoch < 1:
+            raise ValueError(f"the dataset has {n} clips, fewer than one global batch of "
+                             f"{self.global_batch} (batch {batch} x world {world} x accum {accum})")
+
+    def permutation(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch, 0x0DE7]).permutation(self.n)
+
+    def micro_batches(self, step: int) -> list[list[tuple[int, int]]]:
+        """The `accum` micro-batches of this rank for global optimizer step `step`."""
+        epoch, s = divmod(step, self.steps_per_epoch)
+        chunk = self.permutation(epoch)[s * self.global_batch:(s + 1) * self.global_batch]
+        bw = self.batch * self.world
+        return [[(epoch, int(i)) for i in chunk[a * bw:(a + 1) * bw][self.rank::self.world]]
+                for a in range(self.accum)]
+
+    def __iter__(self):
+        for step in range(self.start, self.total):
+            yield from self.micro_batches(step)
+
+    def __len__(self) -> int:
+        return (self.total - self.start) * self.accum

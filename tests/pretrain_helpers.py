@@ -1,0 +1,58 @@
+"""Shared helpers for the pretraining tests: a tiny on-disk dataset and a params file in tmp."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_videos(dataset_dir: Path, n: int = 6, frames: int = 10, size: tuple[int, int] = (40, 48),
+                 seed: int = 0) -> None:
+    """n small mp4 clips (moving squares over noise) plus manifest.jsonl / manifest.json."""
+    import av
+
+    from motionmvm.data import manifest
+
+    rng = np.random.default_rng(seed)
+    (dataset_dir / "videos").mkdir(parents=True, exist_ok=True)
+    entries = []
+    h, w = size
+    for i in range(n):
+        rel = f"videos/clip{i}.mp4"
+        with av.open(str(dataset_dir / rel), "w") as out:
+            stream = out.add_stream("mpeg4", rate=10)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            base = rng.integers(0, 120, (h, w, 3), dtype=np.uint8)
+            for t in range(frames):
+                img = base.copy()
+                y, x = (3 * t + 5 * i) % (h - 10), (4 * t + 7 * i) % (w - 10)
+                img[y:y + 10, x:x + 10] = 255
+                for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(pkt)
+            for pkt in stream.encode():
+                out.mux(pkt)
+        entries.append({"clip_id": f"clip{i}", "path": rel, "label": i % 2, "label_name": f"c{i % 2}",
+                        "split": "train", "domain": "a", "frames": frames, "fps": 10.0, "width": w,
+                        "height": h, "size": 0, "sha256": "", "status": "ok", "reason": ""})
+    manifest.write(dataset_dir, entries)
+
+
+def write_params(tmp: Path, profile: str = "smoke", **sections) -> Path:
+    """A params.yaml in `tmp` (with the repository's schemas linked) whose paths point into tmp;
+    `sections` deep-override the chosen profile, e.g. pretrain={"epochs": 3}."""
+    from motionmvm.config import deep_merge
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["profile"] = profile
+    raw["paths"] = {k: str(tmp / k) for k in ("data", "cache", "runs", "results")}
+    raw["profiles"][profile] = deep_merge(raw["profiles"].get(profile) or {}, sections)
+    (tmp / "workflow").mkdir(exist_ok=True)
+    shutil.rmtree(tmp / "workflow" / "schemas", ignore_errors=True)
+    shutil.copytree(REPO / "workflow" / "schemas", tmp / "workflow" / "schemas")
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path

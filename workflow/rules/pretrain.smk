@@ -1,0 +1,34 @@
+# Pretraining: one job per (method, seed) on the experiment's pretraining dataset.
+# checkpoint.pt is deliberately not a declared output: Snakemake deletes the outputs of a failed
+# job, and the checkpoint must survive a kill so that the rerun resumes exactly.
+PRETRAIN_DATASET = EXP["pretrain_dataset"]
+
+
+def pretrain_inputs(wildcards):
+    """The dataset manifest, the motion caches (settings.json) the method's masking or target
+    reads, and the token targets (index.json, written last by `motionmvm tokenizer encode`)."""
+    from motionmvm import methods
+
+    spec = methods.get(wildcards.method)
+    inputs = [f"{DATA}/{PRETRAIN_DATASET}/manifest.json",
+              *(f"{CACHE}/{PRETRAIN_DATASET}/motion/{k}/settings.json" for k in spec.motion_kinds)]
+    if spec.target == "tokens":
+        inputs.append(f"{CACHE}/{PRETRAIN_DATASET}/{spec.tokens_dir}/index.json")
+    return inputs
+
+
+rule pretrain:
+    input:
+        pretrain_inputs,
+    output:
+        encoder=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/encoder.pt",
+        metrics=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/metrics.json",
+        log=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/log.csv",
+    wildcard_constraints:
+        seed=r"\d+",
+    shell:
+        "motionmvm pretrain {ARGS} --method {wildcards.method} --dataset " + PRETRAIN_DATASET
+        + " --seed {wildcards.seed} --no-progress"
+
+
+ALL_TARGETS.extend(f"{RUNS}/pretrain/{m}/seed{s}/metrics.json" for m in EXP["methods"] for s in EXP["seeds"])
