@@ -71,3 +71,11 @@ def test_report_inputs_grow_with_the_rules_that_exist():
     assert str(smk.LaunchFlags(wf)) == ""
     wf.executor_plugin = NS(name="slurm")
     assert str(smk.LaunchFlags(wf)) == "--backend submitit"
+
+
+def test_pretraining_time_sums_resumed_sessions(tmp_path):
+    assert plots.training_seconds([1.0, 2.0, 3.0, 0.5, 1.5]) == 4.5  # 3 s, then a resumed 1.5 s
+    run = tmp_path / "pretrain/mgm/seed0"
+    run.mkdir(parents=True)
+    (run / "log.csv").write_text("step,epoch,loss,lr,clips_per_s,elapsed_s\n1,0,2,0.1,5,10\n2,0,1,0.1,5,4\n")
+    assert plots.pretrain_times(tmp_path) == {"mgm": 14.0}

@@ -65,14 +65,31 @@ def accuracy_vs(rows: list[dict], xs: dict, xlabel: str, out: Path, dpi: int = 1
     return _save(fig, out, dpi)
 
 
+def training_seconds(elapsed: list[float]) -> float:
+    """Total training time from log.csv `elapsed_s`, which restarts at 0 in each resumed session:
+    the sum of each session's last value."""
+    total, prev = 0.0, None
+    for e in elapsed:
+        if prev is not None and e < prev:
+            total += prev
+        prev = e
+    return total + (prev or 0.0)
+
+
 def pretrain_times(runs: Path) -> dict[str, float]:
-    """Mean pretraining wall time (s) per method from runs/P/pretrain/<method>/seed*/metrics.json."""
+    """Mean pretraining time (s) per method over seeds: from runs/P/pretrain/<method>/seed*/log.csv
+    (`elapsed_s`), else metrics.json (`wall_time_s` or provenance.wall_time_s)."""
     times = defaultdict(list)
-    for m in sorted(runs.glob("pretrain/*/seed*/metrics.json")):
-        d = read_json(m)
-        t = d.get("wall_time_s", (d.get("provenance") or {}).get("wall_time_s"))
+    for run in sorted(p for p in runs.glob("pretrain/*/seed*") if p.is_dir()):
+        log, metrics = run / "log.csv", run / "metrics.json"
+        t = None
+        if log.exists() and read_log(log).get("elapsed_s"):
+            t = training_seconds(read_log(log)["elapsed_s"])
+        elif metrics.exists():
+            d = read_json(metrics)
+            t = d.get("wall_time_s", (d.get("provenance") or {}).get("wall_time_s"))
         if t is not None:
-            times[m.parts[-3]].append(float(t))
+            times[run.parts[-2]].append(float(t))
     return {k: sum(v) / len(v) for k, v in times.items()}
 
 
