@@ -1,0 +1,56 @@
+"""`motionmvm launch [--backend B] [--seeds S ...] -- <step> <step args...>`.
+
+Runs one `motionmvm <step>` (or one per seed, as a SLURM job array, when `--seeds` is given and the
+step args contain `{seed}`) through the launcher. The parameter file and profile are taken from the
+step's own `--params/--profile` unless given before `--`.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def _step_option(argv: list[str], name: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _launch_command(args) -> int:
+    from motionmvm import config
+    from motionmvm.launch.core import LaunchError, LaunchSettings, StepCommand, launch
+
+    step = list(args.step)
+    if step and step[0] == "--":
+        step = step[1:]
+    if not step:
+        raise config.ConfigError("launch: no step given; usage: motionmvm launch -- <step> [args...]")
+    if step[0] == "launch":
+        raise config.ConfigError("launch: the step to launch cannot be `launch` itself")
+    params = args.params or _step_option(step, "--params") or "params.yaml"
+    profile = args.profile or _step_option(step, "--profile")
+    settings = LaunchSettings.from_config(config.load(params, profile))
+    if args.seeds is not None and not any("{seed}" in a for a in step):
+        raise config.ConfigError("launch: --seeds given but the step arguments contain no {seed}")
+    arg_lists = [(s,) for s in args.seeds] if args.seeds is not None else [()]
+    try:
+        launch(StepCommand(step), arg_lists, settings, backend=args.backend)
+    except LaunchError as exc:
+        print(f"motionmvm launch: {exc}")
+        return 1
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("launch", help="run a GPU step in-process, as a subprocess or on SLURM",
+                              description=__doc__)
+    p.add_argument("--backend", choices=["inprocess", "subprocess", "submitit"], default=None,
+                   help="override params launch.backend")
+    p.add_argument("--params", default=None, help="parameter file (default: the step's --params)")
+    p.add_argument("--profile", default=None, help="profile (default: the step's --profile)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="one job per seed (a SLURM job array); fills {seed} in the step arguments")
+    p.add_argument("step", nargs=argparse.REMAINDER, help="-- <step> [step args...]")
+    p.set_defaults(func=_launch_command)

@@ -1,0 +1,1 @@
+"""Results report (plots, HTML) and the provenance audit of the results table."""
