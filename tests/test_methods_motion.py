@@ -59,3 +59,31 @@ def test_methods_declare_their_motion_caches():
     assert methods.get("mgm").motion_kinds == ("mv",)
     assert methods.get("mme").motion_kinds == ("traj",)
     assert methods.get("smm").motion_kinds == () and methods.get("mme").mask_ratio == 0.7
+
+
+def _mme_loss(cfg, code_loss_weight: bool) -> float:
+    """MME's loss on one fixed batch (smoke: 4 frames of 32 px, patch 8, L = 6) with fixed weights."""
+    cfg = {**cfg, "targets": {**cfg["targets"], "trajectory": {
+        **cfg["targets"]["trajectory"], "code_loss_weight": code_loss_weight}}}
+    torch.manual_seed(0)
+    model = methods.get("mme").build(cfg)
+    g = torch.Generator().manual_seed(1)
+    t, s, p = cfg["pretrain"]["frames"], cfg["pretrain"]["size"], cfg["model"]["patch"]
+    pts = (1, t // 2, 2 * s // p, 2 * s // p, cfg["motion"]["traj"]["length"])
+    mask = torch.zeros(1, t // 2, s // p, s // p, dtype=torch.bool)
+    mask[..., : s // p // 2] = True
+    batch = {"video": torch.randn(1, 3, t, s, s, generator=g), "mask": mask,
+             "traj_disp": torch.randn(*pts, 2, generator=g), "traj_hog": torch.rand(*pts, 9, generator=g),
+             "traj_valid": torch.ones(pts, dtype=torch.bool)}
+    with torch.no_grad():
+        out = model(batch)
+    return out["loss"].item(), out["target"].shape[-1]
+
+
+def test_mme_code_loss_weight_is_off_by_default_and_scales_by_32_over_dim(project):
+    _, cfg = project
+    assert cfg["targets"]["trajectory"]["code_loss_weight"] is False  # the paper's plain L2
+    plain, dim = _mme_loss(cfg, False)
+    weighted, _ = _mme_loss(cfg, True)
+    assert dim == 4 * cfg["motion"]["traj"]["length"] * 11
+    assert weighted == pytest.approx(plain * 32 / dim, rel=1e-5)

@@ -6,7 +6,10 @@ L2 loss on masked patches over valid points. VideoMAE's optimizer recipe (MME bu
 Ablations (paper Table 7): `mme_hog` (HOG of the masked patches, as MaskFeat) and `mme_pixel`
 (per-patch normalised pixels), both with MME's masking and decoder.
 L (trajectory length) comes from params `motion.traj.length` (default 6, the paper's value).
-The official code's x32/dim loss weight is a constant scale folded into the lr; not applied here.
+Loss weight: the paper's plain L2 by default. The official code multiplies the trajectory loss by
+32 / D (D = the target's values per token, K x L x 11); params
+`targets.trajectory.code_loss_weight: true` applies that factor (a constant scale: it changes the logged
+loss, and the updates only through AdamW's eps and gradient clipping).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ MME_DECODER_DEPTH = 1
 POINTS_PER_PATCH = 4  # K: a 2 x 2 grid of points per patch
 HOG_BINS = 9
 HOG_CELL = 8
+CODE_LOSS_SCALE = 32.0  # official code's trajectory loss weight: x 32 / D
 
 
 class MaskedTargetModel(nn.Module):
@@ -31,9 +35,11 @@ class MaskedTargetModel(nn.Module):
         -> {loss, pred [B, N_masked, D], target [B, L, D]}
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, target: str):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, target: str,
+                 code_loss_weight: bool = False):
         super().__init__()
         self.encoder, self.decoder, self.target = encoder, decoder, target
+        self.code_loss_weight = code_loss_weight  # official code: trajectory loss x 32 / D
 
     def make_target(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         video, e = batch["video"], self.encoder.cfg
@@ -56,7 +62,10 @@ class MaskedTargetModel(nn.Module):
         mask = batch["mask"].reshape(batch["mask"].shape[0], -1).bool()
         pred = self.decoder(self.encoder(batch["video"], mask), mask)
         target, valid = self.make_target(batch)
-        return {"loss": masked_mse(pred, target, mask, valid), "pred": pred, "target": target}
+        loss = masked_mse(pred, target, mask, valid)
+        if self.code_loss_weight and self.target == "trajectory":
+            loss = loss * (CODE_LOSS_SCALE / target.shape[-1])
+        return {"loss": loss, "pred": pred, "target": target}
 
 
 def out_dim(cfg: dict, target: str, tubelet: int, patch: int) -> int:
@@ -75,7 +84,8 @@ def build_mme(cfg: dict, spec: MethodSpec) -> MaskedTargetModel:
         raise ValueError(f"the HOG target needs model.patch divisible by the {HOG_CELL}-pixel cell")
     decoder = build_decoder(cfg, encoder, out_dim(cfg, spec.target, e.tubelet, e.patch),
                             depth=MME_DECODER_DEPTH)
-    model = MaskedTargetModel(encoder, decoder, spec.target)
+    code_weight = bool(cfg.get("targets", {}).get("trajectory", {}).get("code_loss_weight", False))
+    model = MaskedTargetModel(encoder, decoder, spec.target, code_loss_weight=code_weight)
     model.encoder_name = cfg["model"]["vit"]
     return model
 
