@@ -6,12 +6,14 @@ PRETRAIN_DATASET = EXP["pretrain_dataset"]
 
 def pretrain_inputs(wildcards):
     """The dataset manifest, the motion caches (settings.json) the method's masking or target
-    reads, and the token targets (index.json, written last by `motionmvm tokenizer encode`)."""
+    reads under the params (`spec.motion_caches`: e.g. mgm reads `flow` when
+    masking.mgm.guidance is flow), and the token targets (index.json, written last by
+    `motionmvm tokenizer encode`). dvc.yaml's pretrain stages list the same (tested)."""
     from motionmvm import methods
 
     spec = methods.get(wildcards.method)
     inputs = [f"{DATA}/{PRETRAIN_DATASET}/manifest.json",
-              *(f"{CACHE}/{PRETRAIN_DATASET}/motion/{k}/settings.json" for k in spec.motion_kinds)]
+              *(f"{CACHE}/{PRETRAIN_DATASET}/motion/{k}/settings.json" for k in spec.motion_caches(CFG.get("masking")))]
     if spec.target == "tokens":
         inputs.append(f"{CACHE}/{PRETRAIN_DATASET}/{spec.tokens_dir}/index.json")
     return inputs
