@@ -56,3 +56,21 @@ def write_params(tmp: Path, profile: str = "smoke", **sections) -> Path:
     path = tmp / "params.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def write_demvm_inputs(root: Path, clip_ids, *, frames: int, height: int, width: int, size: int,
+                       n_codes: int, rng: np.random.Generator, dirs=("tokens", "tokens2d")) -> None:
+    """DEMVM's inputs under cache/P/D (= root), in the documented formats: a KLT cache entry
+    (`motion/klt/<id>.npz`, motion_map uint8 [F-1, H/8, W/8]) and token targets per clip
+    (`<dir>/<id>.npz`: tokens uint16 [T_tok, size/8, size/8], frame stride 2 and temporal
+    downsampling 2, so token step k starts at frame 4k)."""
+    (root / "motion" / "klt").mkdir(parents=True, exist_ok=True)
+    for cid in clip_ids:
+        np.savez(root / "motion" / "klt" / f"{cid}.npz", settings_hash=np.array("x"),
+                 motion_map=(rng.random((frames - 1, height // 8, width // 8)) > 0.6).astype(np.uint8))
+        for sub in dirs:
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            np.savez(root / sub / f"{cid}.npz",
+                     tokens=rng.integers(0, n_codes, (frames // 4, size // 8, size // 8)).astype(np.uint16),
+                     frame_index=np.arange(0, frames, 4), frame_stride=np.int64(2), size=np.int64(size),
+                     n_codes=np.int64(n_codes))

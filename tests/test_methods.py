@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from motionmvm import config, methods
-from motionmvm.methods.pixel import pixel_target
+from motionmvm.targets import pixel_target
 from motionmvm.train.optim import build_optimizer, param_groups, warmup_cosine
 
 torch.set_num_threads(1)
@@ -37,23 +37,6 @@ def test_stmae_masks_are_random_in_space_time():
     assert not (m == m[0]).all()  # differs over time, unlike a tube
     same = spec.mask_fn((8, 14, 14), 0, np.random.default_rng(0))
     assert (m == same).all()
-
-
-def test_pixel_target_is_normalised_per_tubelet_and_channel():
-    torch.manual_seed(0)
-    v = torch.rand(2, 3, 4, 16, 16)
-    t = pixel_target(v, tubelet=2, patch=8)
-    assert t.shape == (2, 2 * 2 * 2, 2 * 8 * 8 * 3)
-    per = t.reshape(2, 8, 128, 3)
-    assert torch.allclose(per.mean(2), torch.zeros(2, 8, 3), atol=1e-5)
-    assert torch.allclose(per.std(2), torch.ones(2, 8, 3), atol=1e-3)
-    # Invariant to per-channel affine input normalisation (mean/std of the data pipeline).
-    scale, shift = torch.tensor([2.0, 0.5, 3.0]).view(1, 3, 1, 1, 1), torch.tensor([1.0, -2, 0.3]).view(1, 3, 1, 1, 1)
-    assert torch.allclose(pixel_target(v * scale + shift, 2, 8), t, atol=1e-3)
-    # Token order (t, h, w): token 1 is time slice 0, row 0, column 1.
-    manual = v[0, :, 0:2, 0:8, 8:16].permute(1, 2, 3, 0).reshape(-1, 3)
-    manual = (manual - manual.mean(0)) / manual.std(0)
-    assert torch.allclose(t[0, 1].reshape(-1, 3), manual, atol=1e-4)
 
 
 def test_videomae_optimizer_recipe_scales_lr_with_batch_and_skips_decay_on_norms(smoke_cfg):
@@ -97,3 +80,22 @@ def test_loss_goes_down_on_a_fixed_batch(smoke_cfg, method):
         losses.append(out["loss"].item())
     assert out["pred"].shape == out["target"].shape == (2, int(mask[0].sum()), 2 * 8 * 8 * 3)
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_pixel_methods_and_mme_share_one_model_and_the_shared_targets_and_heads(smoke_cfg):
+    from motionmvm import models
+    from motionmvm.methods.pixel import MaskedTargetModel
+
+    torch.manual_seed(0)
+    vmae, mme = methods.get("videomae").build(smoke_cfg), methods.get("mme_pixel").build(smoke_cfg)
+    assert isinstance(vmae, MaskedTargetModel) and isinstance(mme, MaskedTargetModel)
+    # MME's decoder is the models area's depth-1 mme_head, not a second copy of a decoder
+    assert type(mme.decoder) is type(models.build("mme_head_tiny")) and len(mme.decoder.blocks) == 1
+    p, e = smoke_cfg["pretrain"], vmae.encoder.cfg
+    video = torch.randn(2, 3, p["frames"], p["size"], p["size"])
+    mask = torch.from_numpy(np.stack([methods.get("videomae").mask_fn(e.grid, 0, np.random.default_rng(i))
+                                      for i in range(2)]))
+    expected = pixel_target(video, patch=e.patch, tubelet=e.tubelet)[mask.reshape(2, -1)]
+    for model in (vmae, mme):
+        out = model({"video": video, "mask": mask})
+        torch.testing.assert_close(out["target"].reshape(expected.shape), expected)

@@ -14,7 +14,7 @@ pytest.importorskip("motionmvm.models.heads")
 from motionmvm import config, methods  # noqa: E402
 from motionmvm.train.loop import pretrain  # noqa: E402
 from motionmvm.train.optim import build_optimizer  # noqa: E402
-from pretrain_helpers import write_params, write_videos  # noqa: E402
+from pretrain_helpers import write_demvm_inputs, write_params, write_videos  # noqa: E402
 
 FRAMES, H, W, SIZE, N_CODES = 16, 40, 48, 32, 64
 
@@ -24,19 +24,8 @@ def project(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demvm")
     params = write_params(tmp, "smoke", pretrain={"epochs": 1, "threads": 1, "frames": 8})
     write_videos(tmp / "data" / "smoke" / "synth", n=4, frames=FRAMES, size=(H, W))
-    rng = np.random.default_rng(0)
-    root = tmp / "cache" / "smoke" / "synth"
-    for i in range(4):
-        (root / "motion" / "klt").mkdir(parents=True, exist_ok=True)
-        np.savez(root / "motion" / "klt" / f"clip{i}.npz", settings_hash=np.array("x"),
-                 motion_map=(rng.random((FRAMES - 1, H // 8, W // 8)) > 0.6).astype(np.uint8))
-        for sub in ("tokens", "tokens2d"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-            # frame stride 2, temporal downsample 2: token step k starts at frame 4k
-            np.savez(root / sub / f"clip{i}.npz",
-                     tokens=rng.integers(0, N_CODES, (FRAMES // 4, SIZE // 8, SIZE // 8)).astype(np.uint16),
-                     frame_index=np.arange(0, FRAMES, 4), frame_stride=np.int64(2), size=np.int64(SIZE),
-                     n_codes=np.int64(N_CODES))
+    write_demvm_inputs(tmp / "cache" / "smoke" / "synth", [f"clip{i}" for i in range(4)], frames=FRAMES,
+                       height=H, width=W, size=SIZE, n_codes=N_CODES, rng=np.random.default_rng(0))
     cfg = config.load(params, "smoke")
     cfg.setdefault("tokenizer", {}).update(n_codes=N_CODES, size=SIZE)
     return tmp, cfg

@@ -59,3 +59,68 @@ def test_methods_declare_their_motion_caches():
     assert methods.get("mgm").motion_kinds == ("mv",)
     assert methods.get("mme").motion_kinds == ("traj",)
     assert methods.get("smm").motion_kinds == () and methods.get("mme").mask_ratio == 0.7
+
+
+def _mme_loss(cfg, code_loss_weight: bool) -> float:
+    """MME's loss on one fixed batch (smoke: 4 frames of 32 px, patch 8, L = 6) with fixed weights."""
+    cfg = {**cfg, "targets": {**cfg["targets"], "trajectory": {
+        **cfg["targets"]["trajectory"], "code_loss_weight": code_loss_weight}}}
+    torch.manual_seed(0)
+    model = methods.get("mme").build(cfg)
+    g = torch.Generator().manual_seed(1)
+    t, s, p = cfg["pretrain"]["frames"], cfg["pretrain"]["size"], cfg["model"]["patch"]
+    pts = (1, t // 2, 2 * s // p, 2 * s // p, cfg["motion"]["traj"]["length"])
+    mask = torch.zeros(1, t // 2, s // p, s // p, dtype=torch.bool)
+    mask[..., : s // p // 2] = True
+    batch = {"video": torch.randn(1, 3, t, s, s, generator=g), "mask": mask,
+             "traj_disp": torch.randn(*pts, 2, generator=g), "traj_hog": torch.rand(*pts, 9, generator=g),
+             "traj_valid": torch.ones(pts, dtype=torch.bool)}
+    with torch.no_grad():
+        out = model(batch)
+    return out["loss"].item(), out["target"].shape[-1]
+
+
+def test_mme_code_loss_weight_is_off_by_default_and_scales_by_32_over_dim(project):
+    _, cfg = project
+    assert cfg["targets"]["trajectory"]["code_loss_weight"] is False  # the paper's plain L2
+    plain, dim = _mme_loss(cfg, False)
+    weighted, _ = _mme_loss(cfg, True)
+    assert dim == 4 * cfg["motion"]["traj"]["length"] * 11
+    assert weighted == pytest.approx(plain * 32 / dim, rel=1e-5)
+
+
+def test_mgm_guidance_chooses_its_motion_cache():
+    mgm = methods.get("mgm")
+    assert mgm.motion_caches(None) == ("mv",)
+    assert mgm.motion_caches({"mgm": {"ratio": 0.75, "guidance": "mv"}}) == ("mv",)
+    assert mgm.motion_caches({"mgm": {"ratio": 0.75, "guidance": "flow"}}) == ("flow",)
+    assert methods.get("mme").motion_caches({"mgm": {"guidance": "flow"}}) == ("traj",)
+    with pytest.raises(ValueError, match="guidance"):
+        mgm.mask_motion({"mgm": {"guidance": "klt"}})
+
+
+def test_mgm_flow_guidance_reads_the_flow_cache_and_follows_it(tmp_path):
+    """masking.mgm.guidance: flow with only a flow cache on disk: the block sits on the moving
+    corner (bottom right) from the second token step on, and the real loop pretrains."""
+    from motionmvm.train.clips import ManifestVideos, MaskedClips
+
+    params = write_params(tmp_path, "smoke", pretrain={"epochs": 1, "threads": 1},
+                          masking={"mgm": {"guidance": "flow"}})
+    cfg = config.load(params, "smoke")
+    write_videos(tmp_path / "data" / "smoke" / "synth", n=2, frames=FRAMES, size=(H, W))
+    flow = np.zeros((FRAMES - 1, H, W, 2), np.int16)
+    flow[:, H - 12:, W - 12:, 0] = 800  # 8 px / frame in the bottom-right corner only (scale 100)
+    for cid in ("clip0", "clip1"):
+        write_entry(tmp_path / "cache" / "smoke" / "synth" / "motion" / "flow" / f"{cid}.npz",
+                    flow=flow, scale=np.array(100.0))
+    spec, p = methods.get("mgm"), cfg["pretrain"]
+    grid = (p["frames"] // 2, p["size"] // cfg["model"]["patch"], p["size"] // cfg["model"]["patch"])
+    clips = MaskedClips(ManifestVideos(tmp_path / "data" / "smoke" / "synth"), spec, grid=grid,
+                        num_frames=p["frames"], stride=p["stride"], size=p["size"], seed=0,
+                        masking_cfg=cfg["masking"],
+                        motion_root=tmp_path / "cache" / "smoke" / "synth" / "motion")
+    for i in range(2):
+        mask = clips[(0, i)]["mask"].numpy()
+        assert mask[1:, -1, -1].all(), mask
+    m = pretrain(cfg, "mgm", "synth", 0, run_dir=tmp_path / "run", progress=False)
+    assert np.isfinite(m["loss_last"])

@@ -61,6 +61,8 @@ def test_run_writes_every_output(reference):
     assert state["step"] == 12 and set(state) >= {"model", "optimizer", "scheduler", "scaler", "rng"}
     enc = torch.load(reference / "encoder.pt", weights_only=True)
     assert enc["model"] == "vit_micro" and enc["config"]["patch"] == 8
+    f, size = enc["config"]["num_frames"], enc["config"]["img_size"]
+    assert enc["input"] == {"frames": f, "size": size, "patch": [2, 8, 8], "grid": [f // 2, size // 8, size // 8]}
     import json
 
     m = json.loads((reference / "metrics.json").read_text())

@@ -27,6 +27,16 @@ def test_pixel_target_shape_order_and_norm():
     assert torch.equal(raw, video[1, :, 0:2, 16:32, 32:48].permute(1, 2, 3, 0))
 
 
+def test_pixel_target_is_invariant_to_per_channel_input_normalisation():
+    """The data pipeline's per-channel mean/std normalisation does not change the target."""
+    torch.manual_seed(0)
+    v = torch.rand(2, 3, 4, 16, 16)
+    t = targets.pixel_target(v, patch=8, tubelet=2)
+    scale = torch.tensor([2.0, 0.5, 3.0]).view(1, 3, 1, 1, 1)
+    shift = torch.tensor([1.0, -2, 0.3]).view(1, 3, 1, 1, 1)
+    assert torch.allclose(targets.pixel_target(v * scale + shift, patch=8, tubelet=2), t, atol=1e-3)
+
+
 def test_pixel_target_refuses_indivisible_video():
     with pytest.raises(ValueError, match="divisible"):
         targets.pixel_target(torch.rand(1, 3, 3, 32, 32), patch=16, tubelet=2)

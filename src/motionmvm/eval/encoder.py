@@ -1,8 +1,11 @@
 """Loading the encoder under evaluation and wrapping it in a classifier.
 
 encoder.pt (written by pretraining, and by `finetune --method scratch`) is a dict
-`{"model": <registry name>, "config": {<config overrides>}, "state_dict": {...}}`; the encoder is
-rebuilt with `motionmvm.models.build(model, **config)`.
+`{"model": <registry name>, "config": {<config overrides>}, "state_dict": {...}, "input": {frames,
+size, patch: [t, h, w], grid: [T', H', W']}, "method": ...}`; the encoder is rebuilt with
+`motionmvm.models.build(model, **config)` at the clip geometry of `input` (`input_geometry`), which
+every method writes (a Video Swin's config alone does not say which clips it was trained on).
+Checkpoints without `input` fall back to the config's num_frames / img_size.
 Reference rows: `random_init` and `scratch` rebuild the same architecture with fresh, seeded
 weights (the checkpoint is read for its architecture only).
 """
@@ -28,15 +31,59 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
+def input_geometry(encoder: nn.Module) -> dict:
+    """The clip geometry an encoder takes, as stored in encoder.pt under "input":
+    {frames, size, patch: [tubelet, p, p], grid: [T', H', W'] patch grid}. ViT configs name
+    tubelet / patch, Video Swin configs patch_size (t, h, w)."""
+    frames, size = input_shape(encoder)
+    cfg = encoder.cfg
+    if hasattr(cfg, "patch_size"):
+        patch = [int(v) for v in cfg.patch_size]
+    elif hasattr(cfg, "tubelet") and hasattr(cfg, "patch"):
+        patch = [int(cfg.tubelet), int(cfg.patch), int(cfg.patch)]
+    else:
+        raise ValueError(f"{type(encoder).__name__}.cfg names neither patch_size nor tubelet/patch")
+    if frames % patch[0] or size % patch[1] or size % patch[2]:
+        raise ValueError(f"clip {frames} x {size} x {size} is not divisible by the patch {patch}")
+    return {"frames": frames, "size": size, "patch": patch,
+            "grid": [frames // patch[0], size // patch[1], size // patch[2]]}
+
+
+def _geometry_overrides(ckpt: dict) -> dict:
+    """num_frames / img_size from the checkpoint's stored input geometry (when it has one)."""
+    geo = ckpt.get("input")
+    if geo is None:
+        return {}
+    missing = {"frames", "size"} - set(geo)
+    if missing:
+        raise ValueError(f"encoder checkpoint 'input' lacks {sorted(missing)}: {geo}")
+    return {"num_frames": int(geo["frames"]), "img_size": int(geo["size"])}
+
+
 def build_encoder(ckpt: dict, *, pretrained: bool, seed: int, **overrides) -> nn.Module:
-    """The encoder of `ckpt`, with its weights (pretrained) or freshly initialised from `seed`."""
+    """The encoder of `ckpt` at its stored input geometry, with its weights (pretrained) or freshly
+    initialised from `seed`."""
     from motionmvm import models
 
     torch.manual_seed(seed)
-    enc = models.build(ckpt["model"], **{**ckpt["config"], **overrides})
+    enc = models.build(ckpt["model"], **{**ckpt["config"], **_geometry_overrides(ckpt), **overrides})
     if pretrained:
         enc.load_state_dict(ckpt["state_dict"])
+    if ckpt.get("input") is not None:
+        got = input_geometry(enc)
+        want = {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in ckpt["input"].items()}
+        if any(got.get(k) != v for k, v in want.items()):
+            raise ValueError(f"rebuilt {ckpt['model']} takes {got}, the checkpoint says {want}")
     return enc
+
+
+def drop_path_override(ckpt: dict, rate: float) -> dict:
+    """The config field that sets stochastic depth for this encoder (ViT: drop_path, Video Swin:
+    drop_path_rate); {} when it has neither."""
+    for key in ("drop_path", "drop_path_rate"):
+        if key in ckpt["config"]:
+            return {key: rate}
+    return {}
 
 
 def save_encoder(path: str | Path, ckpt_like: dict, encoder: nn.Module) -> None:
@@ -45,7 +92,8 @@ def save_encoder(path: str | Path, ckpt_like: dict, encoder: nn.Module) -> None:
 
     config = {k: v for k, v in ckpt_like["config"].items()}
     with atomic_path(path) as tmp:
-        torch.save({"model": ckpt_like["model"], "config": config,
+        torch.save({"model": ckpt_like["model"], "config": config, "input": input_geometry(encoder),
+                    "method": ckpt_like.get("method"),
                     "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()}}, tmp)
 
 

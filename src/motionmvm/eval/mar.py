@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from einops import rearrange
 from torch import nn
 
 from motionmvm.eval.augment import MEAN, STD
@@ -24,15 +23,14 @@ DECODER = "videomae_decoder"
 def pixel_target(x: torch.Tensor, tubelet: int, patch: int) -> torch.Tensor:
     """x: normalised clip [B, 3, T, H, W] -> per-patch normalised pixels [B, L, t*p*p*3].
 
-    Pixels are first returned to [0, 1] (undoing the ImageNet normalisation), then each tubelet is
-    normalised per channel by its own mean and std, as VideoMAE's `norm_pix_loss`.
+    Pixels are first returned to [0, 1] (undoing the ImageNet normalisation), then
+    `motionmvm.targets.pixel_target` normalises each tubelet per channel (VideoMAE's `norm_pix_loss`).
     """
+    from motionmvm.targets import pixel_target as videomae_target
+
     mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1, 1)
     std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1, 1)
-    px = x * std + mean
-    cubes = rearrange(px, "b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c", p0=tubelet, p1=patch, p2=patch)
-    cubes = (cubes - cubes.mean(dim=-2, keepdim=True)) / (cubes.var(dim=-2, unbiased=True, keepdim=True).sqrt() + 1e-6)
-    return rearrange(cubes, "b n p c -> b n (p c)")
+    return videomae_target(x * std + mean, patch=patch, tubelet=tubelet)
 
 
 class MARModel(nn.Module):

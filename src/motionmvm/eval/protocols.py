@@ -44,7 +44,7 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     started = _setup(seed, ev["threads"])
     ckpt = enc_mod.read_checkpoint(encoder_path)
     fresh = method in enc_mod.REFERENCE_METHODS
-    drop = {"drop_path": ft["drop_path"]} if "drop_path" in ckpt["config"] else {}
+    drop = enc_mod.drop_path_override(ckpt, ft["drop_path"])
     encoder = enc_mod.build_encoder(ckpt, pretrained=not fresh, seed=seed, **drop)
     frames, size = enc_mod.input_shape(encoder)
     stride = ev["stride"]
@@ -93,7 +93,7 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
     ft = {**ft, **{k: mc[k] for k in ("epochs", "warmup_epochs") if k in mc}}
     started = _setup(seed, ev["threads"])
     ckpt = enc_mod.read_checkpoint(encoder_path)
-    drop = {"drop_path": ft["drop_path"]} if "drop_path" in ckpt["config"] else {}
+    drop = enc_mod.drop_path_override(ckpt, ft["drop_path"])
     encoder = enc_mod.build_encoder(ckpt, pretrained=True, seed=seed, **drop)
     frames, size = enc_mod.input_shape(encoder)
     grid, tubelet, patch = tuple(encoder.cfg.grid), encoder.cfg.tubelet, encoder.cfg.patch

@@ -55,7 +55,10 @@ def clip_size(cfg: dict) -> int:
 
 def build_demvm(cfg: dict, spec: MethodSpec) -> DEMVMModel:
     m, p = cfg["model"], cfg["pretrain"]
-    encoder = models.build(m["swin"], drop_path_rate=m["drop_path"])
+    size = clip_size(cfg)
+    # num_frames / img_size record the clip the encoder is trained on (Swin takes any size; the
+    # evaluation rebuilds it at this geometry from encoder.pt).
+    encoder = models.build(m["swin"], drop_path_rate=m["drop_path"], num_frames=p["frames"], img_size=size)
     if m.get("swin_init"):
         # DEMVM's 2D initialisation: an ImageNet timm Swin state dict from a local file, inflated.
         from motionmvm.models.swin3d import load_inflated
@@ -65,7 +68,6 @@ def build_demvm(cfg: dict, spec: MethodSpec) -> DEMVMModel:
     n_codes = cfg.get("tokenizer", {}).get("n_codes", 2048)
     decoder = models.build("demvm_decoder", f2_dim=dims[1], f3_dim=dims[2], f4_dim=dims[3],
                            n_codes=n_codes)
-    size = clip_size(cfg)
     model = DEMVMModel(encoder, decoder, (p["frames"] // 2, size // 8, size // 8))
     model.clip_size = size  # the loop samples clips at this size
     model.encoder_name = m["swin"]

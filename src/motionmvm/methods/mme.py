@@ -1,20 +1,24 @@
 """MME, Masked Motion Encoding (paper 001): tube masking at 0.7, the masked patches' motion
 trajectories as the target (position part: L x 2 displacements, shape part: L x 9 HOG, for the
-K = 4 points of each patch, patch-normalised), one-block decoder (a joint head for both parts),
+K = 4 points of each patch, patch-normalised), the models area's depth-1 `mme_head` (a joint head for both parts),
 L2 loss on masked patches over valid points. VideoMAE's optimizer recipe (MME builds on it).
 
 Ablations (paper Table 7): `mme_hog` (HOG of the masked patches, as MaskFeat) and `mme_pixel`
 (per-patch normalised pixels), both with MME's masking and decoder.
 L (trajectory length) comes from params `motion.traj.length` (default 6, the paper's value).
-The official code's x32/dim loss weight is a constant scale folded into the lr; not applied here.
+Loss weight: the paper's plain L2 by default. The official code multiplies the trajectory loss by
+32 / D (D = the target's values per token, K x L x 11); params
+`targets.trajectory.code_loss_weight: true` applies that factor (a constant scale: it changes the logged
+loss, and the updates only through AdamW's eps and gradient clipping).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from motionmvm import models
 from motionmvm.methods import register_method
-from motionmvm.methods.pixel import build_decoder, build_vit_encoder, pixel_target
+from motionmvm.methods.pixel import MaskedTargetModel, build_vit_encoder
 from motionmvm.methods.spec import MethodSpec
 from motionmvm.methods.videomae import VIDEOMAE_OPTIM
 
@@ -22,23 +26,30 @@ MME_DECODER_DEPTH = 1
 POINTS_PER_PATCH = 4  # K: a 2 x 2 grid of points per patch
 HOG_BINS = 9
 HOG_CELL = 8
+CODE_LOSS_SCALE = 32.0  # official code's trajectory loss weight: x 32 / D
 
 
-class MaskedTargetModel(nn.Module):
-    """ViT encoder (visible tokens) + decoder; L2 on masked tokens (and valid entries).
+class MMEModel(MaskedTargetModel):
+    """ViT encoder (visible tokens) + the models area's depth-1 `mme_head`; L2 on masked tokens
+    (and valid trajectory entries).
 
     forward(batch: {video [B, C, T, H, W], mask [B, T', H', W'], traj_* for "trajectory"})
-        -> {loss, pred [B, N_masked, D], target [B, L, D]}
+        -> {loss, pred [B, N_masked, D], target [B, N_masked, D]}
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, target: str):
-        super().__init__()
-        self.encoder, self.decoder, self.target = encoder, decoder, target
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, target: str,
+                 code_loss_weight: bool = False):
+        super().__init__(encoder, decoder)
+        self.target = target
+        self.code_loss_weight = code_loss_weight  # official code: trajectory loss x 32 / D
+
+    def decode(self, visible: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.decoder(visible, mask, self.encoder.cfg.grid)
 
     def make_target(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         video, e = batch["video"], self.encoder.cfg
         if self.target == "pixel":
-            return pixel_target(video, e.tubelet, e.patch), None
+            return super().make_target(batch)
         if self.target == "hog":
             from motionmvm.targets import hog_target
 
@@ -50,13 +61,11 @@ class MaskedTargetModel(nn.Module):
                                        batch["traj_valid"].cpu())
         return tgt.to(video.device), valid.to(video.device)
 
-    def forward(self, batch: dict) -> dict:
-        from motionmvm.targets import masked_mse
-
-        mask = batch["mask"].reshape(batch["mask"].shape[0], -1).bool()
-        pred = self.decoder(self.encoder(batch["video"], mask), mask)
-        target, valid = self.make_target(batch)
-        return {"loss": masked_mse(pred, target, mask, valid), "pred": pred, "target": target}
+    def loss(self, pred, target, mask, valid) -> torch.Tensor:
+        loss = super().loss(pred, target, mask, valid)
+        if self.code_loss_weight and self.target == "trajectory":
+            loss = loss * (CODE_LOSS_SCALE / target.shape[-1])
+        return loss
 
 
 def out_dim(cfg: dict, target: str, tubelet: int, patch: int) -> int:
@@ -68,14 +77,17 @@ def out_dim(cfg: dict, target: str, tubelet: int, patch: int) -> int:
     return POINTS_PER_PATCH * length * (2 + HOG_BINS)
 
 
-def build_mme(cfg: dict, spec: MethodSpec) -> MaskedTargetModel:
+def build_mme(cfg: dict, spec: MethodSpec) -> MMEModel:
     encoder = build_vit_encoder(cfg)
     e = encoder.cfg
     if spec.target == "hog" and e.patch % HOG_CELL:
         raise ValueError(f"the HOG target needs model.patch divisible by the {HOG_CELL}-pixel cell")
-    decoder = build_decoder(cfg, encoder, out_dim(cfg, spec.target, e.tubelet, e.patch),
-                            depth=MME_DECODER_DEPTH)
-    model = MaskedTargetModel(encoder, decoder, spec.target)
+    m = cfg["model"]
+    decoder = models.build("mme_head", encoder_dim=encoder.embed_dim, width=m["decoder_dim"],
+                           num_heads=m["decoder_heads"], depth=MME_DECODER_DEPTH,
+                           out_dim=out_dim(cfg, spec.target, e.tubelet, e.patch))
+    code_weight = bool(cfg.get("targets", {}).get("trajectory", {}).get("code_loss_weight", False))
+    model = MMEModel(encoder, decoder, spec.target, code_loss_weight=code_weight)
     model.encoder_name = cfg["model"]["vit"]
     return model
 

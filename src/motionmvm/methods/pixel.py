@@ -1,56 +1,54 @@
-"""Per-patch normalised pixel target (VideoMAE) and the encoder/decoder model that predicts it.
+"""The masked-prediction model shared by the pixel-target methods (videomae, stmae, mgmae, mgm,
+smm) and, through a subclass, MME (methods/mme.py): a ViT encoder on the visible tokens, a decoder
+predicting the masked tokens, L2 on the masked tokens (`motionmvm.targets.masked_mse`).
 
-The pixel target lives here until `motionmvm.targets` provides it (the lead deduplicates).
-Normalisation is per tubelet and per channel over its t*p*p pixels, which also makes it independent
-of the input's per-channel mean/std normalisation.
+The pixel target is `motionmvm.targets.pixel_target` (VideoMAE: per tubelet and per channel
+normalised pixels over its t*p*p values, which also makes it independent of the input's
+per-channel mean/std normalisation).
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-from einops import rearrange
 from torch import nn
 
 from motionmvm import models
 
 
-def pixel_target(video: torch.Tensor, tubelet: int, patch: int, eps: float = 1e-6) -> torch.Tensor:
-    """video: [B, C, T, H, W] -> [B, L, tubelet*patch*patch*C], L in (t, h, w) token order.
+class MaskedTargetModel(nn.Module):
+    """ViT encoder (visible tokens) + decoder; L2 on the masked tokens' targets.
 
-    Uses `motionmvm.targets.pixel_target` when the targets package is installed (same definition).
-    """
-    try:
-        from motionmvm.targets import pixel_target as shared
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("motionmvm.targets"):
-            raise
-    else:
-        return shared(video, patch=patch, tubelet=tubelet, eps=eps)
-    x = rearrange(video.float(), "b c (t p0) (h p1) (w p2) -> b (t h w) (p0 p1 p2) c",
-                  p0=tubelet, p1=patch, p2=patch)
-    x = (x - x.mean(dim=-2, keepdim=True)) / (x.var(dim=-2, unbiased=True, keepdim=True).sqrt() + eps)
-    return rearrange(x, "b l n c -> b l (n c)")
-
-
-class MaskedPixelModel(nn.Module):
-    """ViT encoder on visible tokens + VideoMAE decoder; MSE on the masked tokens' pixel targets.
-
-    forward(batch: {video: [B, C, T, H, W], mask: [B, T', H', W'] bool}) -> {loss, pred, target}
+    forward(batch: {video: [B, C, T, H, W], mask: [B, T', H', W'] bool, ...})
+        -> {loss, pred [B, N_masked, D], target [B, N_masked, D] (the masked tokens' targets)}
+    Subclasses change the target (`make_target`), the decoder call (`decode`) or the loss.
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module):
         super().__init__()
-        self.encoder = encoder
-        self.decoder = decoder
+        self.encoder, self.decoder = encoder, decoder
+
+    def make_target(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(target [B, L, D], valid [B, L, D] bool or None); here VideoMAE's pixels."""
+        from motionmvm.targets import pixel_target
+
+        e = self.encoder.cfg
+        return pixel_target(batch["video"], patch=e.patch, tubelet=e.tubelet), None
+
+    def decode(self, visible: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """visible [B, N_vis, D_enc], mask [B, L] bool -> predictions [B, N_masked, D]."""
+        return self.decoder(visible, mask)
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+             valid: torch.Tensor | None) -> torch.Tensor:
+        from motionmvm.targets import masked_mse
+
+        return masked_mse(pred, target, mask, valid)
 
     def forward(self, batch: dict) -> dict:
-        video, mask = batch["video"], batch["mask"]
-        mask = mask.reshape(mask.shape[0], -1).bool()
-        pred = self.decoder(self.encoder(video, mask), mask)
-        cfg = self.encoder.cfg
-        target = pixel_target(video, cfg.tubelet, cfg.patch)[mask].reshape(pred.shape)
-        loss = F.mse_loss(pred.float(), target)
-        return {"loss": loss, "pred": pred, "target": target}
+        mask = batch["mask"].reshape(batch["mask"].shape[0], -1).bool()
+        pred = self.decode(self.encoder(batch["video"], mask), mask)
+        target, valid = self.make_target(batch)
+        loss = self.loss(pred, target, mask, valid)
+        return {"loss": loss, "pred": pred, "target": target[mask.to(target.device)].reshape(pred.shape)}
 
 
 def build_vit_encoder(cfg: dict) -> nn.Module:
@@ -60,17 +58,17 @@ def build_vit_encoder(cfg: dict) -> nn.Module:
                         tubelet=m["tubelet"], drop_path=m["drop_path"])
 
 
-def build_decoder(cfg: dict, encoder: nn.Module, out_dim: int, depth: int | None = None) -> nn.Module:
+def build_decoder(cfg: dict, encoder: nn.Module, out_dim: int) -> nn.Module:
+    """VideoMAE's decoder at the params' width / depth / heads."""
     m = cfg["model"]
     return models.build("videomae_decoder", encoder_dim=encoder.embed_dim, grid=encoder.cfg.grid,
-                        out_dim=out_dim, embed_dim=m["decoder_dim"],
-                        depth=m["decoder_depth"] if depth is None else depth,
+                        out_dim=out_dim, embed_dim=m["decoder_dim"], depth=m["decoder_depth"],
                         num_heads=m["decoder_heads"])
 
 
-def build_pixel_model(cfg: dict, spec) -> MaskedPixelModel:
+def build_pixel_model(cfg: dict, spec) -> MaskedTargetModel:
     encoder = build_vit_encoder(cfg)
     e = encoder.cfg
-    model = MaskedPixelModel(encoder, build_decoder(cfg, encoder, e.tubelet * e.patch ** 2 * e.in_chans))
+    model = MaskedTargetModel(encoder, build_decoder(cfg, encoder, e.tubelet * e.patch ** 2 * e.in_chans))
     model.encoder_name = cfg["model"]["vit"]  # registry name, so evaluation can rebuild the encoder
     return model

@@ -6,6 +6,12 @@ from typing import Callable
 
 from torch import nn
 
+# Masking strategy -> the motion cache kind its motion input comes from by default.
+MASK_MOTION = {"fgdm": "klt", "mgm": "mv", "mgm_sparse": "mv", "mgmae": "flow"}
+# Strategies whose params entry chooses the guidance cache (`masking.mgm.guidance: mv | flow`).
+GUIDED = {"mgm": "mgm", "mgm_sparse": "mgm"}
+GUIDANCE_KINDS = ("mv", "flow")
+
 
 @dataclass(frozen=True)
 class OptimSpec:
@@ -30,7 +36,8 @@ class MethodSpec:
 
     `mask_fn(grid, epoch, rng, motion, masking_cfg) -> np.bool_ [T', H', W']` draws one sample's
     mask (True = masked) from the numpy generator `rng`; `motion` holds the clip's motion inputs
-    (from the caches named in `motion_kinds`); the ratio and strategy options come from params
+    (from the caches named in `motion_kinds`, the defaults; `motion_caches(masking_cfg)` applies
+    the params' choice of guidance, e.g. MGM's optical-flow ablation); the ratio and strategy options come from params
     `masking.<masking_key>` when that section has the entry, else `mask_ratio`. `build(cfg) -> nn.Module` whose `forward(batch) -> dict(loss=..., ...)`, with
     batch = {video: [B, C, T, H, W], mask: [B, T', H', W'] bool, ...}.
     """
@@ -45,6 +52,26 @@ class MethodSpec:
     masking_key: str | None = None   # entry of params `masking` (default: the strategy's name)
     tokens_dir: str = "tokens"       # token targets under cache/P/D/ (DEMVM's 2D ablation: tokens2d)
     description: str = ""
+
+    def mask_motion(self, masking_cfg: dict | None = None) -> str | None:
+        """The motion cache kind the masking strategy reads under params `masking` (None: none).
+
+        MGM reads codec motion vectors (`mv`) unless `masking.mgm.guidance` is `flow` (the paper's
+        optical-flow ablation, from the `flow` cache)."""
+        kind = MASK_MOTION.get(self.masking)
+        key = GUIDED.get(self.masking)
+        if key and masking_cfg and key in masking_cfg:
+            kind = masking_cfg[key].get("guidance", kind)
+            if kind not in GUIDANCE_KINDS:
+                raise ValueError(f"masking.{key}.guidance must be one of {GUIDANCE_KINDS}, got {kind!r}")
+        return kind
+
+    def motion_caches(self, masking_cfg: dict | None = None) -> tuple[str, ...]:
+        """Every motion cache the method reads under params `masking` (masking input first, then
+        the target's, e.g. MME's `traj`); what the pretrain rule / stage must depend on."""
+        default = MASK_MOTION.get(self.masking)
+        chosen = self.mask_motion(masking_cfg)
+        return tuple(dict.fromkeys(chosen if k == default else k for k in self.motion_kinds))
 
     def build(self, cfg: dict) -> nn.Module:
         return self.builder(cfg, self)

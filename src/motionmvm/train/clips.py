@@ -16,9 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-# Masking strategy -> the motion cache kind it reads (motionmvm.clipmotion cuts it to the clip).
-KIND_OF = {"fgdm": "klt", "mgm": "mv", "mgm_sparse": "mv", "mgmae": "flow"}
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -164,11 +161,12 @@ class MaskedClips(Dataset):
         else:
             video, idx, crop, hw = sample_clip(self.videos, i, self.num_frames, self.stride, self.size, rng)
         motion = {}
-        if KIND_OF.get(self.spec.masking):
+        kind = self.spec.mask_motion(self.masking_cfg)  # e.g. mgm: mv, or flow (guidance ablation)
+        if kind:
             if self.motion_root is None or not hasattr(self.videos, "clip_id"):
-                raise ValueError(f"method {self.spec.name!r} needs the {KIND_OF[self.spec.masking]} "
-                                 "motion cache of a manifest dataset")
-            motion = self._motion(KIND_OF[self.spec.masking], i, idx, crop)
+                raise ValueError(f"method {self.spec.name!r} needs the {kind} motion cache of a "
+                                 "manifest dataset")
+            motion = self._motion(kind, i, idx, crop)
         mask = self.spec.mask_fn(self.grid, epoch, rng, motion, self.masking_cfg, self.tubelet)
         sample = {"video": video, "mask": torch.from_numpy(mask), "index": i}
         if ids is not None:

@@ -201,12 +201,15 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
 
 def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_per_s, elapsed,
             started) -> dict:
+    from motionmvm.eval.encoder import input_geometry
+
     encoder = model.encoder
     enc_cfg = asdict(encoder.cfg) if hasattr(encoder.cfg, "__dataclass_fields__") else dict(encoder.cfg)
+    # "input": the clip geometry (frames, size, patch, grid) evaluation rebuilds the encoder at.
     with atomic_path(run_dir / "encoder.pt") as tmp:
         torch.save({"state_dict": encoder.state_dict(), "config": enc_cfg,
                     "model": getattr(model, "encoder_name", type(encoder).__name__),
-                    "method": spec.name}, tmp)
+                    "method": spec.name, "input": input_geometry(encoder)}, tmp)
     rows = log.rows()
     if rows:
         plot_loss(rows, run_dir / "loss.png", f"{spec.name} ({meta['dataset']}, seed {meta['seed']})")
