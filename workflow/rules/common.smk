@@ -17,3 +17,9 @@ ALL_TARGETS = []
 def all_targets():
     """Final outputs of every step that exists."""
     return ALL_TARGETS
+
+# GPU rules are localrules whose shell is `motionmvm launch {LAUNCH} {ARGS} -- <step> ...`: under
+# the SLURM executor LAUNCH selects submitit, otherwise params `launch.backend` decides.
+from motionmvm.report import smk as _smk
+
+LAUNCH = _smk.LaunchFlags(workflow)

@@ -20,6 +20,12 @@ def pretrain_inputs(wildcards):
     return inputs
 
 
+# A GPU step: it runs on the submitting host and `motionmvm launch` dispatches it (in-process or a
+# local subprocess here; through submitit with requeue-and-resume under `--profile slurm`).
+localrules:
+    pretrain,
+
+
 rule pretrain:
     input:
         pretrain_inputs,
@@ -30,7 +36,7 @@ rule pretrain:
     wildcard_constraints:
         seed=r"\d+",
     shell:
-        "motionmvm pretrain {ARGS} --method {wildcards.method} --dataset " + PRETRAIN_DATASET
+        "motionmvm launch {LAUNCH} {ARGS} -- pretrain {ARGS} --method {wildcards.method} --dataset " + PRETRAIN_DATASET
         + " --seed {wildcards.seed} --no-progress"
 
 

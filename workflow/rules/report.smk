@@ -6,7 +6,6 @@
 from motionmvm.report import smk as _smk
 
 _OWN = {"audit", "report"}
-LAUNCH = _smk.LaunchFlags(workflow)  # `motionmvm launch {LAUNCH} -- <step> ...` in GPU localrules
 
 
 rule audit:
