@@ -117,7 +117,10 @@ def test_gpu_rules_use_submitit_only_under_the_slurm_executor():
 def test_distributed_env_from_a_submitit_job(monkeypatch):
     from motionmvm.launch.core import set_distributed_env
     for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-        monkeypatch.delenv(k, raising=False)
+        # setenv first so that teardown restores the original (absent) state of what the code sets;
+        # a leaked WORLD_SIZE=8 makes later in-process training wait for 7 missing peers.
+        monkeypatch.setenv(k, "")
+        monkeypatch.delenv(k)
     assert set_distributed_env() == {}  # not inside a job: nothing set
     monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
     monkeypatch.setenv("SLURM_JOB_ID", "1234")
