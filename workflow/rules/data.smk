@@ -1,0 +1,34 @@
+# Data steps: the embedded benchmark (synth, synth_mimed, synth_b) and its manifests.
+# Same commands and outputs as the data stages in dvc.yaml.
+SYNTH_DATASETS = ["synth", "synth_mimed", "synth_b"]
+
+
+rule data_synth:
+    output:
+        directory(f"{DATA}/{{dataset}}/videos"),
+        directory(f"{DATA}/{{dataset}}/gt"),
+        f"{DATA}/{{dataset}}/classInd.txt",
+        f"{DATA}/{{dataset}}/trainlist01.txt",
+        f"{DATA}/{{dataset}}/testlist01.txt",
+        f"{DATA}/{{dataset}}/synth.json",
+    wildcard_constraints:
+        dataset="synth|synth_mimed|synth_b",
+    shell:
+        "motionmvm data synth {ARGS} --dataset {wildcards.dataset}"
+
+
+rule data_manifest:
+    input:
+        f"{DATA}/{{dataset}}/videos",
+        f"{DATA}/{{dataset}}/trainlist01.txt",
+        f"{DATA}/{{dataset}}/testlist01.txt",
+    output:
+        f"{DATA}/{{dataset}}/manifest.jsonl",
+        f"{DATA}/{{dataset}}/manifest.json",
+    wildcard_constraints:
+        dataset="synth|synth_mimed|synth_b",
+    shell:
+        "motionmvm data manifest {ARGS} --dataset {wildcards.dataset}"
+
+
+ALL_TARGETS.extend(expand(f"{DATA}/{{dataset}}/manifest.json", dataset=SYNTH_DATASETS))
