@@ -60,3 +60,20 @@ def test_synth_b_classes_are_a_subset(data_cfg):
     bad = {**data_cfg, "synth_b": dict(data_cfg["synth_b"], num_classes=12)}
     with pytest.raises(ValueError, match="synth_b"):
         synth.classes_of("synth_b", bad)
+
+
+def _family_match_rate(name, ds, classes, per_class=12):
+    hits = 0
+    for label, c in enumerate(classes):
+        for i in range(per_class):
+            _, gt = synth.render_clip(name, ds, c, synth.clip_rng(ds["seed"], name, "train", label, i))
+            hits += int(gt["background_family"]) == synth.motions.CLASSES.index(c) % 12
+    return hits / (len(classes) * per_class)
+
+
+def test_context_bias_present_in_synth_absent_in_mimed(data_cfg):
+    classes = synth.classes_of("synth", data_cfg)
+    small = dict(size=24, frames=3, distractors=0)
+    biased = _family_match_rate("synth", dict(data_cfg["synth"], **small), classes)
+    mimed = _family_match_rate("synth_mimed", dict(data_cfg["synth_mimed"], **small), classes)
+    assert biased > 0.6 and mimed < 0.3
