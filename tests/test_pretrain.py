@@ -77,7 +77,7 @@ def test_sigkill_at_a_random_step_then_resume_is_bitwise_identical(project, refe
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if (run / "log.csv").exists() and len(_rows(run / "log.csv")) >= kill_after:
+        if (run / "log.partial.csv").exists() and len(_rows(run / "log.partial.csv")) >= kill_after:
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.02)
@@ -102,7 +102,7 @@ def test_sigterm_writes_a_checkpoint_and_exits(project):
     run = tmp / "terminated"
     proc = subprocess.Popen(_cmd(params, run_dir=run), env=_env(), cwd=tmp,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while proc.poll() is None and not ((run / "log.csv").exists() and len(_rows(run / "log.csv")) >= 1):
+    while proc.poll() is None and not ((run / "log.partial.csv").exists() and len(_rows(run / "log.partial.csv")) >= 1):
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
@@ -111,7 +111,7 @@ def test_sigterm_writes_a_checkpoint_and_exits(project):
     assert proc.returncode == 3, err
     assert b"stopped by signal" in err
     state = torch.load(run / "checkpoint.pt", weights_only=True)
-    assert 1 <= state["step"] < 12 and state["step"] == len(_rows(run / "log.csv"))
+    assert 1 <= state["step"] < 12 and state["step"] == len(_rows(run / "log.partial.csv"))
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(project, reference, tmp_path):

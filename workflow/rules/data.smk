@@ -11,6 +11,9 @@ rule data_synth:
         f"{DATA}/{{dataset}}/trainlist01.txt",
         f"{DATA}/{{dataset}}/testlist01.txt",
         f"{DATA}/{{dataset}}/synth.json",
+    params:
+        # declared so that Snakemake reruns the generator when the dataset's parameters change
+        synth=lambda wc: CFG["data"][wc.dataset],
     wildcard_constraints:
         dataset="synth|synth_mimed|synth_b",
     shell:

@@ -9,8 +9,15 @@ FIELDS = ["step", "epoch", "loss", "lr", "clips_per_s", "elapsed_s"]
 
 
 class CsvLog:
+    """Rows go to `<name>.partial.csv` while training and are published to `path` at the end.
+
+    The working file is not a declared workflow output, so it survives when Snakemake or DVC
+    delete the outputs of a killed job; the resumed run continues it from the checkpoint's step.
+    """
+
     def __init__(self, path: str | Path, resume_step: int):
-        self.path = Path(path)
+        self.final = Path(path)
+        self.path = self.final.with_name(self.final.stem + ".partial.csv")
         rows = []
         if resume_step > 0 and self.path.exists():
             with self.path.open() as f:
@@ -24,6 +31,12 @@ class CsvLog:
     def write(self, row: dict) -> None:
         with self.path.open("a", newline="") as f:
             csv.DictWriter(f, FIELDS).writerow({k: row[k] for k in FIELDS})
+
+    def publish(self) -> None:
+        """Copy the finished log to its declared path atomically."""
+        from motionmvm.io import atomic_write_bytes
+
+        atomic_write_bytes(self.final, self.path.read_bytes())
 
     def rows(self) -> list[dict]:
         with self.path.open() as f:

@@ -210,6 +210,7 @@ def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_
         torch.save({"state_dict": encoder.state_dict(), "config": enc_cfg,
                     "model": getattr(model, "encoder_name", type(encoder).__name__),
                     "method": spec.name, "input": input_geometry(encoder)}, tmp)
+    log.publish()
     rows = log.rows()
     if rows:
         plot_loss(rows, run_dir / "loss.png", f"{spec.name} ({meta['dataset']}, seed {meta['seed']})")
