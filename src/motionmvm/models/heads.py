@@ -13,6 +13,7 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 
 from motionmvm.models.registry import make_config, register_model
+from motionmvm.models.vit import sincos_pos_embed_3d
 
 
 def _init_linear(m):
@@ -23,22 +24,6 @@ def _init_linear(m):
     elif isinstance(m, nn.LayerNorm):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
-
-
-def sincos_pos_embed_3d(grid: tuple[int, int, int], dim: int) -> torch.Tensor:
-    """Fixed 3D sin-cos position embedding [T*H*W, dim] (t slowest), dim split over t, h, w as
-    VideoMAE does for its 1D table: each axis gets an equal share of sin/cos frequencies."""
-    share = (dim // 6) * 2  # even number of channels per axis
-    parts = []
-    coords = torch.meshgrid(*[torch.arange(g, dtype=torch.float64) for g in grid], indexing="ij")
-    for c in coords:
-        omega = 1.0 / 10000 ** (torch.arange(share // 2, dtype=torch.float64) / (share // 2))
-        out = c.reshape(-1, 1) * omega[None]
-        parts += [torch.sin(out), torch.cos(out)]
-    emb = torch.cat(parts, dim=1)
-    if emb.shape[1] < dim:  # pad the remainder with zeros (dim not divisible by 6)
-        emb = F.pad(emb, (0, dim - emb.shape[1]))
-    return emb.float()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +165,7 @@ class MaskedTokenDecoder(nn.Module):
     def _pos(self, grid, device, dtype) -> torch.Tensor:
         key = (tuple(grid), device, dtype)
         if key not in self._pos_cache:
-            self._pos_cache[key] = sincos_pos_embed_3d(tuple(grid), self.cfg.width).to(device, dtype)
+            self._pos_cache[key] = sincos_pos_embed_3d(self.cfg.width, tuple(grid)).to(device, dtype)
         return self._pos_cache[key]
 
     def forward(self, visible: torch.Tensor, mask: torch.Tensor, grid) -> torch.Tensor:
