@@ -9,21 +9,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 
 from motionmvm.models.registry import make_config, register_model
-from motionmvm.models.vit import sincos_pos_embed_3d
-
-
-def _init_linear(m):
-    if isinstance(m, nn.Linear):
-        trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.LayerNorm):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
+# The MME head and MAR decoder are the VideoMAE-style decoder (one class, one state-dict layout).
+from motionmvm.models.videomae_decoder import MaskedDecoderConfig, MaskedTokenDecoder
+from motionmvm.models.videomae_decoder import init_trunc_normal as _init_linear
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,69 +114,6 @@ class I3DHead(nn.Module):
         if x.dim() == 5:
             x = x.mean(dim=(2, 3, 4))
         return self.fc(self.dropout(x))
-
-
-# ---------------------------------------------------------------------------------------------
-# VideoMAE-style masked-token decoder: MME head (depth 1) and MAR reconstruction decoder (depth 4).
-
-
-@dataclass
-class MaskedDecoderConfig:
-    encoder_dim: int = 768
-    width: int = 384
-    depth: int = 4
-    num_heads: int = 6
-    mlp_ratio: float = 4.0
-    out_dim: int = 3 * 2 * 16 * 16  # pixels of a 2x16x16 tubelet
-    drop_path_rate: float = 0.0
-
-
-class MaskedTokenDecoder(nn.Module):
-    """Narrow transformer over [visible tokens; learnable mask tokens] with fixed 3D sin-cos
-    position embedding, predicting `out_dim` values for each masked token.
-
-    forward(visible [B, N_vis, D_enc], mask bool [B, N] (True = masked, same count per sample),
-    grid (T', H', W') with N = T'H'W') -> [B, N_mask, out_dim], masked tokens in grid order.
-    """
-
-    def __init__(self, cfg: MaskedDecoderConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.embed = nn.Linear(cfg.encoder_dim, cfg.width, bias=False)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.width))
-        dpr = torch.linspace(0, cfg.drop_path_rate, cfg.depth).tolist()
-        self.blocks = nn.ModuleList([Block(cfg.width, cfg.num_heads, cfg.mlp_ratio, qkv_bias=True,
-                                           drop_path=dpr[i]) for i in range(cfg.depth)])
-        self.norm = nn.LayerNorm(cfg.width)
-        self.head = nn.Linear(cfg.width, cfg.out_dim)
-        self.apply(_init_linear)
-        trunc_normal_(self.mask_token, std=0.02)
-        self._pos_cache: dict = {}
-
-    def _pos(self, grid, device, dtype) -> torch.Tensor:
-        key = (tuple(grid), device, dtype)
-        if key not in self._pos_cache:
-            self._pos_cache[key] = sincos_pos_embed_3d(self.cfg.width, tuple(grid)).to(device, dtype)
-        return self._pos_cache[key]
-
-    def forward(self, visible: torch.Tensor, mask: torch.Tensor, grid) -> torch.Tensor:
-        B, N = mask.shape
-        if N != grid[0] * grid[1] * grid[2]:
-            raise ValueError(f"mask length {N} != grid {tuple(grid)} size")
-        n_mask = mask.sum(1)
-        if not bool((n_mask == n_mask[0]).all()):
-            raise ValueError("every sample must mask the same number of tokens (batched decoder)")
-        n_vis = N - int(n_mask[0])
-        if visible.shape[:2] != (B, n_vis):
-            raise ValueError(f"visible tokens {tuple(visible.shape)} do not match mask "
-                             f"(expected [{B}, {n_vis}, D])")
-        pos = self._pos(grid, visible.device, visible.dtype).expand(B, -1, -1)
-        vis_pos = pos[~mask].reshape(B, n_vis, -1)
-        mask_pos = pos[mask].reshape(B, N - n_vis, -1)
-        x = torch.cat([self.embed(visible) + vis_pos, self.mask_token + mask_pos], dim=1)
-        for blk in self.blocks:
-            x = blk(x)
-        return self.head(self.norm(x[:, n_vis:]))
 
 
 # ---------------------------------------------------------------------------------------------
