@@ -11,10 +11,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 
+from motionmvm.models.init import init_trunc_normal
 from motionmvm.models.registry import make_config, register_model
 # The MME head and MAR decoder are the VideoMAE-style decoder (one class, one state-dict layout).
 from motionmvm.models.videomae_decoder import MaskedDecoderConfig, MaskedTokenDecoder
-from motionmvm.models.videomae_decoder import init_trunc_normal as _init_linear
 
 
 # ---------------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ class DEMVMDecoder(nn.Module):
             self.head = nn.Linear(cfg.f3_dim + cfg.f2_dim, cfg.n_codes)
         else:
             self.head = nn.Linear(cfg.f4_dim + cfg.f2_dim, cfg.n_codes)
-        self.apply(_init_linear)
+        self.apply(init_trunc_normal)
 
     @staticmethod
     def _up(x: torch.Tensor, size) -> torch.Tensor:
@@ -146,7 +146,7 @@ class BridgingClassifier(nn.Module):
         self.norm = nn.LayerNorm(cfg.width)
         self.dropout = nn.Dropout(cfg.dropout)
         self.fc = nn.Linear(cfg.width, cfg.num_classes)
-        self.apply(_init_linear)
+        self.apply(init_trunc_normal)
 
     def forward(self, visible: torch.Tensor) -> torch.Tensor:
         x = self.embed(visible)

@@ -23,7 +23,8 @@ from timm.models.vision_transformer import Block
 from torch import nn
 
 from motionmvm.models.registry import make_config, register_model
-from motionmvm.models.vit import _init_weights, sincos_pos_embed_3d
+from motionmvm.models.init import init_trunc_normal, init_xavier
+from motionmvm.models.vit import sincos_pos_embed_3d
 
 INITS = ("xavier", "trunc_normal")
 
@@ -39,16 +40,6 @@ class MaskedDecoderConfig:
     drop_path_rate: float = 0.0
     grid: tuple[int, int, int] | None = None  # fixed token grid (T', H', W'); None: forward() gets it
     init: str = "trunc_normal"  # linear weights: "xavier" (VideoMAE) or "trunc_normal" (std 0.02)
-
-
-def init_trunc_normal(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.LayerNorm):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
 
 
 class MaskedTokenDecoder(nn.Module):
@@ -70,7 +61,7 @@ class MaskedTokenDecoder(nn.Module):
         self.head = nn.Linear(cfg.width, cfg.out_dim)
         # Each init keeps the exact draws of the decoder it came from (torch's vs timm's trunc_normal_).
         if cfg.init == "xavier":
-            self.apply(_init_weights)
+            self.apply(init_xavier)
             nn.init.trunc_normal_(self.mask_token, std=0.02)
         else:
             self.apply(init_trunc_normal)
