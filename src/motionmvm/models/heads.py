@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 
 from motionmvm.models.init import init_trunc_normal
-from motionmvm.models.registry import make_config, register_model
+from motionmvm.models.registry import make_config, register_model, register_sizes
 # The MME head and MAR decoder are the VideoMAE-style decoder (one class, one state-dict layout).
 from motionmvm.models.videomae_decoder import MaskedDecoderConfig, MaskedTokenDecoder
 
@@ -159,29 +159,24 @@ class BridgingClassifier(nn.Module):
 # Registration. `_tiny` variants are for the smoke/small profiles.
 
 
-def _reg(name, cls, cfg_cls, base):
-    def builder(**overrides):
-        return cls(make_config(cfg_cls, base, overrides))
-    builder.__name__ = name
-    register_model(name)(builder)
-
-
 # MME: K = 4 points per patch, L = 6 steps, position (2) + HOG shape (9) per step; depth 1 joint head.
 MME_OUT = 4 * 6 * (2 + 9)
-_reg("demvm_decoder", DEMVMDecoder, DEMVMDecoderConfig, {})
-_reg("demvm_decoder_complex", DEMVMDecoder, DEMVMDecoderConfig, {"complex": True})
-_reg("demvm_decoder_tiny", DEMVMDecoder, DEMVMDecoderConfig,
-     {"f2_dim": 48, "f3_dim": 96, "f4_dim": 192, "n_codes": 64})
-_reg("i3d_head", I3DHead, I3DHeadConfig, {})
-_reg("mme_head", MaskedTokenDecoder, MaskedDecoderConfig, {"depth": 1, "out_dim": MME_OUT})
-_reg("mme_head_tiny", MaskedTokenDecoder, MaskedDecoderConfig,
-     {"encoder_dim": 64, "width": 48, "num_heads": 2, "depth": 1, "out_dim": MME_OUT})
-_reg("mar_decoder", MaskedTokenDecoder, MaskedDecoderConfig, {})
-_reg("mar_decoder_tiny", MaskedTokenDecoder, MaskedDecoderConfig,
-     {"encoder_dim": 64, "width": 48, "num_heads": 2, "depth": 1})
-_reg("mar_bridge", BridgingClassifier, BridgeConfig, {})
-_reg("mar_bridge_tiny", BridgingClassifier, BridgeConfig,
-     {"encoder_dim": 64, "width": 64, "num_heads": 2, "depth": 1, "num_classes": 10})
+register_sizes(DEMVMDecoder, DEMVMDecoderConfig, {
+    "demvm_decoder": {},
+    "demvm_decoder_complex": {"complex": True},
+    "demvm_decoder_tiny": {"f2_dim": 48, "f3_dim": 96, "f4_dim": 192, "n_codes": 64},
+})
+register_sizes(I3DHead, I3DHeadConfig, {"i3d_head": {}})
+register_sizes(MaskedTokenDecoder, MaskedDecoderConfig, {
+    "mme_head": {"depth": 1, "out_dim": MME_OUT},
+    "mme_head_tiny": {"encoder_dim": 64, "width": 48, "num_heads": 2, "depth": 1, "out_dim": MME_OUT},
+    "mar_decoder": {},
+    "mar_decoder_tiny": {"encoder_dim": 64, "width": 48, "num_heads": 2, "depth": 1},
+})
+register_sizes(BridgingClassifier, BridgeConfig, {
+    "mar_bridge": {},
+    "mar_bridge_tiny": {"encoder_dim": 64, "width": 64, "num_heads": 2, "depth": 1, "num_classes": 10},
+})
 
 
 @register_model("mar_bridging_classifier")

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, trunc_normal_
 
 from motionmvm.models.init import init_trunc_normal
-from motionmvm.models.registry import make_config, register_model
+from motionmvm.models.registry import register_sizes
 
 
 @dataclass
@@ -400,12 +400,4 @@ _SIZES = {
 }
 
 
-def _make(name):
-    def builder(**overrides) -> SwinTransformer3D:
-        return SwinTransformer3D(make_config(Swin3DConfig, _SIZES[name], overrides))
-    builder.__name__ = name
-    register_model(name)(builder)
-
-
-for _name in _SIZES:
-    _make(_name)
+register_sizes(SwinTransformer3D, Swin3DConfig, _SIZES)
