@@ -11,13 +11,11 @@ Targets: >= 500 clips/s per core for every strategy but mgmae (>= 50).
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
-import time
 
 import numpy as np
 import torch
 
+from _common import machine, timed_for
 from motionmvm import masking
 
 RATIOS = {"cell_running": 0.5, "fgdm": 0.8, "mgmae": 0.9, "tube": 0.9, "random": 0.9}
@@ -38,20 +36,8 @@ def clips_per_second(fn, grid, ratio, batch, motion, seconds, **kw):
     """(clips per CPU-second of this single-threaded process, clips per wall-second). CPU time
     is the per-core figure; wall time also counts waiting for a shared, busy machine."""
     g = np.random.default_rng(0)
-    fn(grid, ratio, generator=g, batch=batch, **motion, **kw)          # warm-up
-    n, start, cpu0 = 0, time.perf_counter(), time.process_time()
-    while time.perf_counter() - start < seconds:
-        fn(grid, ratio, generator=g, batch=batch, **motion, **kw)
-        n += batch
-    return n / (time.process_time() - cpu0), n / (time.perf_counter() - start)
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next(l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name"))
-    except Exception:
-        return platform.processor() or "unknown"
+    calls, wall, cpu = timed_for(lambda: fn(grid, ratio, generator=g, batch=batch, **motion, **kw), seconds)
+    return calls * batch / cpu, calls * batch / wall
 
 
 def main() -> None:
@@ -64,7 +50,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     grids = {"paper 16x224x224 -> 8x14x14": ((8, 14, 14), 224),
              "small 16x112x112 -> 8x7x7": ((8, 7, 7), 112)}
-    print(f"CPU: {cpu_model()}; torch threads: {torch.get_num_threads()}; batch {args.batch}")
+    print(machine())
+    print(f"torch threads: {torch.get_num_threads()}; batch {args.batch}")
     print("clips/s = clips per CPU-second of one thread (wall-clock clips/s in brackets)")
     print("| strategy | " + " | ".join(f"{g}" for g in grids) + " |")
     print("|---|" + "---|" * len(grids))

@@ -14,23 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next(l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name"))
-    except Exception:
-        return platform.processor() or "unknown"
+from _common import machine, timed  # noqa: E402
 
 
 def clips(tmp: Path) -> dict[str, Path]:
@@ -90,21 +81,16 @@ def main() -> None:
         models["cuda"] = flow.load_raft_small(weights, "cuda")
         kinds["raft_small cuda"] = lambda p: flow.raft(read_frames(p, range(length[p.stem])), weights,
                                                        args.raft_iterations, "cuda", model=models["cuda"])
-    print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores (1 used); "
-          f"gpu: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
-    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {len(videos)} videos x "
+    print(f"{machine()}; 1 core used")
+    print(f"{len(videos)} videos x "
           f"{n} frames, best of {args.repeat} (RAFT {args.raft_repeat}), RAFT iterations {args.raft_iterations}")
     secs = {}
     for name, fn in kinds.items():
         per_video = {}
         for vname, path in videos.items():
             fn(path) if name.startswith("raft") and vname == "translate" else None  # warm-up
-            runs = []
-            for _ in range(args.raft_repeat if name.startswith("raft") else args.repeat):
-                t0 = time.perf_counter()
-                fn(path)
-                runs.append(time.perf_counter() - t0)
-            per_video[vname] = min(runs)
+            repeat = args.raft_repeat if name.startswith("raft") else args.repeat
+            per_video[vname] = min(timed(lambda: fn(path))[0] for _ in range(repeat))
         secs[name] = per_video
         total = sum(per_video.values())
         detail = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in per_video.items())

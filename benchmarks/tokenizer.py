@@ -10,27 +10,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import time
 
 import torch
 
+from _common import machine, timed
 from motionmvm import config, models
 from motionmvm.tokenizer.train import build_tokenizer
-
-
-def _timed(fn, steps: int, warmup: int = 2) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) per call; CPU time is the robust figure on a shared host."""
-    for _ in range(warmup):
-        fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    t, c = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        fn()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t) / steps, (time.process_time() - c) / steps
 
 
 def main() -> None:
@@ -42,8 +27,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"machine: {platform.processor() or platform.machine()}, torch threads {args.threads}, "
-          f"load {os.getloadavg()[0]:.1f}, device {dev}")
+    print(machine())
+    print(f"torch threads {args.threads}, load {os.getloadavg()[0]:.1f}, device {dev}")
 
     tcfg = config.load(args.params, args.profile)["tokenizer"]
     for kind in ("3d", "2d"):
@@ -58,7 +43,7 @@ def main() -> None:
             out["loss"].backward()
             opt.step()
 
-        s, c = _timed(step, args.steps)
+        s, c = timed(step, args.steps, warmup=2, cuda=dev.type == "cuda")
         print(f"tokenizer {kind} ({args.profile}: {tcfg['clip_frames']}x{side}x{side}, batch "
               f"{tcfg['batch_size']}): {s * 1000:.0f} ms/step wall ({c * 1000:.0f} ms CPU), "
               f"{tcfg['batch_size'] / s:.1f} clips/s, {tcfg['steps'] * s:.0f} s wall for {tcfg['steps']} steps")
@@ -71,7 +56,7 @@ def main() -> None:
             feats = model(x)
             feats[-1].mean().backward()
 
-        s, c = _timed(fb, max(2, args.steps // 3), warmup=1)
+        s, c = timed(fb, max(2, args.steps // 3), warmup=1, cuda=dev.type == "cuda")
         print(f"{name} forward+backward 2x3x16x64x64: {s * 1000:.0f} ms wall ({c * 1000:.0f} ms CPU), "
               f"{2 / s:.1f} clips/s")
 

@@ -11,11 +11,11 @@ from torch.utils.flop_counter (forward + backward of one step), MFU = achieved /
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 
+from _common import machine, timed
 from motionmvm import config, methods
 from motionmvm.train.optim import build_optimizer
 
@@ -48,7 +48,8 @@ def random_batch(spec, grid, batch, frames, size, device, traj_len=6):
     return out
 
 
-def time_steps(model, opt, batch, steps, warmup, autocast=False):
+def time_steps(model, opt, batch, steps, warmup, autocast=False) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of all threads) per optimiser step."""
     def step():
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
@@ -56,17 +57,7 @@ def time_steps(model, opt, batch, steps, warmup, autocast=False):
         loss.backward()
         opt.step()
 
-    for _ in range(warmup):
-        step()
-    if autocast:
-        torch.cuda.synchronize()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        step()
-    if autocast:
-        torch.cuda.synchronize()
-    time_steps.cpu_s = (time.process_time() - c0) / steps  # CPU seconds of all threads, per step
-    return (time.perf_counter() - t0) / steps
+    return timed(step, steps, warmup, cuda=autocast)
 
 
 def cpu_benchmark(cfg, names, steps):
@@ -84,8 +75,7 @@ def cpu_benchmark(cfg, names, steps):
         model = spec.build(cfg)
         opt = build_optimizer(model, spec.optim, p["batch_size"])
         batch = random_batch(spec, model.encoder.cfg.grid, p["batch_size"], p["frames"], p["size"], "cpu")
-        dt = time_steps(model, opt, batch, steps, warmup=1)
-        cpu = time_steps.cpu_s
+        dt, cpu = time_steps(model, opt, batch, steps, warmup=1)
         print(f"  {name:10s} {p['batch_size'] / dt:8.2f} clips/s wall ({dt * 1000:.0f} ms/step), "
               f"{p['batch_size'] / cpu:8.2f} clips per CPU-second")
 
@@ -126,7 +116,7 @@ def gpu_benchmark(batch, steps, compile_model):
     flops = fc.get_total_flops()
     opt.zero_grad(set_to_none=True)
     run = torch.compile(model) if compile_model else model
-    dt = time_steps(run, opt, data, steps, warmup=3, autocast=True)
+    dt, _ = time_steps(run, opt, data, steps, warmup=3, autocast=True)
     name = torch.cuda.get_device_name(0)
     peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
     achieved = flops / dt
@@ -147,6 +137,7 @@ def main() -> None:
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--gpu-only", action="store_true")
     args = ap.parse_args()
+    print(machine())
     if not args.gpu_only:
         cfg = config.load("params.yaml", args.profile)
         cpu_benchmark(cfg, args.methods or methods.names(), args.steps)

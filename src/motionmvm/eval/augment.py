@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
-MEAN = (0.485, 0.456, 0.406)  # ImageNet statistics, as VideoMAE
-STD = (0.229, 0.224, 0.225)
+from motionmvm.normalize import IMAGENET_MEAN as MEAN  # eval.mar and tests import these names
+from motionmvm.normalize import IMAGENET_STD as STD
 
 
 def normalize(frames: torch.Tensor) -> torch.Tensor:

@@ -9,36 +9,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 
-from motionmvm.models.registry import make_config, register_model
-
-
-def _init_linear(m):
-    if isinstance(m, nn.Linear):
-        trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.LayerNorm):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
-
-
-def sincos_pos_embed_3d(grid: tuple[int, int, int], dim: int) -> torch.Tensor:
-    """Fixed 3D sin-cos position embedding [T*H*W, dim] (t slowest), dim split over t, h, w as
-    VideoMAE does for its 1D table: each axis gets an equal share of sin/cos frequencies."""
-    share = (dim // 6) * 2  # even number of channels per axis
-    parts = []
-    coords = torch.meshgrid(*[torch.arange(g, dtype=torch.float64) for g in grid], indexing="ij")
-    for c in coords:
-        omega = 1.0 / 10000 ** (torch.arange(share // 2, dtype=torch.float64) / (share // 2))
-        out = c.reshape(-1, 1) * omega[None]
-        parts += [torch.sin(out), torch.cos(out)]
-    emb = torch.cat(parts, dim=1)
-    if emb.shape[1] < dim:  # pad the remainder with zeros (dim not divisible by 6)
-        emb = F.pad(emb, (0, dim - emb.shape[1]))
-    return emb.float()
+from motionmvm.models.init import init_trunc_normal
+from motionmvm.models.registry import make_config, register_model, register_sizes
+# The MME head and MAR decoder are the VideoMAE-style decoder (one class, one state-dict layout).
+from motionmvm.models.videomae_decoder import MaskedDecoderConfig, MaskedTokenDecoder
 
 
 # ---------------------------------------------------------------------------------------------
@@ -69,7 +45,7 @@ class DEMVMDecoder(nn.Module):
             self.head = nn.Linear(cfg.f3_dim + cfg.f2_dim, cfg.n_codes)
         else:
             self.head = nn.Linear(cfg.f4_dim + cfg.f2_dim, cfg.n_codes)
-        self.apply(_init_linear)
+        self.apply(init_trunc_normal)
 
     @staticmethod
     def _up(x: torch.Tensor, size) -> torch.Tensor:
@@ -141,69 +117,6 @@ class I3DHead(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# VideoMAE-style masked-token decoder: MME head (depth 1) and MAR reconstruction decoder (depth 4).
-
-
-@dataclass
-class MaskedDecoderConfig:
-    encoder_dim: int = 768
-    width: int = 384
-    depth: int = 4
-    num_heads: int = 6
-    mlp_ratio: float = 4.0
-    out_dim: int = 3 * 2 * 16 * 16  # pixels of a 2x16x16 tubelet
-    drop_path_rate: float = 0.0
-
-
-class MaskedTokenDecoder(nn.Module):
-    """Narrow transformer over [visible tokens; learnable mask tokens] with fixed 3D sin-cos
-    position embedding, predicting `out_dim` values for each masked token.
-
-    forward(visible [B, N_vis, D_enc], mask bool [B, N] (True = masked, same count per sample),
-    grid (T', H', W') with N = T'H'W') -> [B, N_mask, out_dim], masked tokens in grid order.
-    """
-
-    def __init__(self, cfg: MaskedDecoderConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.embed = nn.Linear(cfg.encoder_dim, cfg.width, bias=False)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, cfg.width))
-        dpr = torch.linspace(0, cfg.drop_path_rate, cfg.depth).tolist()
-        self.blocks = nn.ModuleList([Block(cfg.width, cfg.num_heads, cfg.mlp_ratio, qkv_bias=True,
-                                           drop_path=dpr[i]) for i in range(cfg.depth)])
-        self.norm = nn.LayerNorm(cfg.width)
-        self.head = nn.Linear(cfg.width, cfg.out_dim)
-        self.apply(_init_linear)
-        trunc_normal_(self.mask_token, std=0.02)
-        self._pos_cache: dict = {}
-
-    def _pos(self, grid, device, dtype) -> torch.Tensor:
-        key = (tuple(grid), device, dtype)
-        if key not in self._pos_cache:
-            self._pos_cache[key] = sincos_pos_embed_3d(tuple(grid), self.cfg.width).to(device, dtype)
-        return self._pos_cache[key]
-
-    def forward(self, visible: torch.Tensor, mask: torch.Tensor, grid) -> torch.Tensor:
-        B, N = mask.shape
-        if N != grid[0] * grid[1] * grid[2]:
-            raise ValueError(f"mask length {N} != grid {tuple(grid)} size")
-        n_mask = mask.sum(1)
-        if not bool((n_mask == n_mask[0]).all()):
-            raise ValueError("every sample must mask the same number of tokens (batched decoder)")
-        n_vis = N - int(n_mask[0])
-        if visible.shape[:2] != (B, n_vis):
-            raise ValueError(f"visible tokens {tuple(visible.shape)} do not match mask "
-                             f"(expected [{B}, {n_vis}, D])")
-        pos = self._pos(grid, visible.device, visible.dtype).expand(B, -1, -1)
-        vis_pos = pos[~mask].reshape(B, n_vis, -1)
-        mask_pos = pos[mask].reshape(B, N - n_vis, -1)
-        x = torch.cat([self.embed(visible) + vis_pos, self.mask_token + mask_pos], dim=1)
-        for blk in self.blocks:
-            x = blk(x)
-        return self.head(self.norm(x[:, n_vis:]))
-
-
-# ---------------------------------------------------------------------------------------------
 # MAR bridging classifier (paper 003).
 
 
@@ -233,7 +146,7 @@ class BridgingClassifier(nn.Module):
         self.norm = nn.LayerNorm(cfg.width)
         self.dropout = nn.Dropout(cfg.dropout)
         self.fc = nn.Linear(cfg.width, cfg.num_classes)
-        self.apply(_init_linear)
+        self.apply(init_trunc_normal)
 
     def forward(self, visible: torch.Tensor) -> torch.Tensor:
         x = self.embed(visible)
@@ -246,29 +159,24 @@ class BridgingClassifier(nn.Module):
 # Registration. `_tiny` variants are for the smoke/small profiles.
 
 
-def _reg(name, cls, cfg_cls, base):
-    def builder(**overrides):
-        return cls(make_config(cfg_cls, base, overrides))
-    builder.__name__ = name
-    register_model(name)(builder)
-
-
 # MME: K = 4 points per patch, L = 6 steps, position (2) + HOG shape (9) per step; depth 1 joint head.
 MME_OUT = 4 * 6 * (2 + 9)
-_reg("demvm_decoder", DEMVMDecoder, DEMVMDecoderConfig, {})
-_reg("demvm_decoder_complex", DEMVMDecoder, DEMVMDecoderConfig, {"complex": True})
-_reg("demvm_decoder_tiny", DEMVMDecoder, DEMVMDecoderConfig,
-     {"f2_dim": 48, "f3_dim": 96, "f4_dim": 192, "n_codes": 64})
-_reg("i3d_head", I3DHead, I3DHeadConfig, {})
-_reg("mme_head", MaskedTokenDecoder, MaskedDecoderConfig, {"depth": 1, "out_dim": MME_OUT})
-_reg("mme_head_tiny", MaskedTokenDecoder, MaskedDecoderConfig,
-     {"encoder_dim": 64, "width": 48, "num_heads": 2, "depth": 1, "out_dim": MME_OUT})
-_reg("mar_decoder", MaskedTokenDecoder, MaskedDecoderConfig, {})
-_reg("mar_decoder_tiny", MaskedTokenDecoder, MaskedDecoderConfig,
-     {"encoder_dim": 64, "width": 48, "num_heads": 2, "depth": 1})
-_reg("mar_bridge", BridgingClassifier, BridgeConfig, {})
-_reg("mar_bridge_tiny", BridgingClassifier, BridgeConfig,
-     {"encoder_dim": 64, "width": 64, "num_heads": 2, "depth": 1, "num_classes": 10})
+register_sizes(DEMVMDecoder, DEMVMDecoderConfig, {
+    "demvm_decoder": {},
+    "demvm_decoder_complex": {"complex": True},
+    "demvm_decoder_tiny": {"f2_dim": 48, "f3_dim": 96, "f4_dim": 192, "n_codes": 64},
+})
+register_sizes(I3DHead, I3DHeadConfig, {"i3d_head": {}})
+register_sizes(MaskedTokenDecoder, MaskedDecoderConfig, {
+    "mme_head": {"depth": 1, "out_dim": MME_OUT},
+    "mme_head_tiny": {"encoder_dim": 64, "width": 48, "num_heads": 2, "depth": 1, "out_dim": MME_OUT},
+    "mar_decoder": {},
+    "mar_decoder_tiny": {"encoder_dim": 64, "width": 48, "num_heads": 2, "depth": 1},
+})
+register_sizes(BridgingClassifier, BridgeConfig, {
+    "mar_bridge": {},
+    "mar_bridge_tiny": {"encoder_dim": 64, "width": 64, "num_heads": 2, "depth": 1, "num_classes": 10},
+})
 
 
 @register_model("mar_bridging_classifier")

@@ -41,6 +41,19 @@ def register_model(name: str) -> Callable[[Callable[..., Any]], Callable[..., An
     return deco
 
 
+def register_sizes(cls: Callable[[Any], Any], config_cls: type, sizes: dict[str, dict[str, Any]]) -> None:
+    """Register `name -> cls(config_cls(**base, **overrides))` for every `name: base` in `sizes`."""
+
+    def make(name: str, base: dict[str, Any]) -> None:
+        def builder(**overrides: Any):
+            return cls(make_config(config_cls, base, overrides))
+        builder.__name__ = name
+        register_model(name)(builder)
+
+    for name, base in sizes.items():
+        make(name, base)
+
+
 def _load_all() -> None:
     global _loaded
     if _loaded:

@@ -22,7 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, trunc_normal_
 
-from motionmvm.models.registry import make_config, register_model
+from motionmvm.models.init import init_trunc_normal
+from motionmvm.models.registry import register_sizes
 
 
 @dataclass
@@ -253,19 +254,9 @@ class SwinTransformer3D(nn.Module):
         self.num_features = self.dims[-1]
         self.embed_dim = self.num_features  # width of forward_features (8C), like ViT's embed_dim
         self.norm = nn.LayerNorm(self.num_features)
-        self.apply(self._init_weights)
+        self.apply(init_trunc_normal)
         if self.mask_token is not None:
             trunc_normal_(self.mask_token, std=0.02)
-
-    @staticmethod
-    def _init_weights(m):
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
     def patch_grid(self, x_shape) -> tuple[int, int, int]:
         """Token grid (T', H', W') of the patch embedding for an input of shape [B, C, T, H, W]."""
@@ -409,12 +400,4 @@ _SIZES = {
 }
 
 
-def _make(name):
-    def builder(**overrides) -> SwinTransformer3D:
-        return SwinTransformer3D(make_config(Swin3DConfig, _SIZES[name], overrides))
-    builder.__name__ = name
-    register_model(name)(builder)
-
-
-for _name in _SIZES:
-    _make(_name)
+register_sizes(SwinTransformer3D, Swin3DConfig, _SIZES)

@@ -14,6 +14,7 @@ import torch
 from timm.models.vision_transformer import Block
 from torch import nn
 
+from motionmvm.models.init import init_xavier
 from motionmvm.models.registry import make_config, register_model
 
 
@@ -110,7 +111,7 @@ class VideoViT(nn.Module):
                   norm_layer=nn.LayerNorm)
             for r in rates)
         self.norm = nn.LayerNorm(cfg.embed_dim)
-        self.apply(_init_weights)
+        self.apply(init_xavier)
         # Patch embedding initialised like a linear layer (MAE): xavier on the flattened kernel.
         w = self.patch_embed.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
@@ -133,16 +134,6 @@ class VideoViT(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self(x).mean(1)
-
-
-def _init_weights(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        nn.init.xavier_uniform_(m.weight)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.LayerNorm):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
 
 
 # Sizes: S/B/L as in ViT/VideoMAE; tiny = DeiT-Ti; mini is the small (2-core CPU) profile's

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from motionmvm.models.codebook import EMACodebook
-from motionmvm.models.registry import make_config, register_model
+from motionmvm.models.registry import register_sizes
 
 
 @dataclass
@@ -111,12 +111,4 @@ _SIZES = {
 }
 
 
-def _make(name):
-    def builder(**overrides) -> VQ2D:
-        return VQ2D(make_config(VQ2DConfig, _SIZES[name], overrides))
-    builder.__name__ = name
-    register_model(name)(builder)
-
-
-for _name in _SIZES:
-    _make(_name)
+register_sizes(VQ2D, VQ2DConfig, _SIZES)

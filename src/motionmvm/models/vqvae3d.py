@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from motionmvm.models.codebook import EMACodebook
-from motionmvm.models.registry import make_config, register_model
+from motionmvm.models.registry import register_sizes
 
 
 @dataclass
@@ -170,12 +170,4 @@ _SIZES = {
 }
 
 
-def _make(name):
-    def builder(**overrides) -> VQVAE3D:
-        return VQVAE3D(make_config(VQVAE3DConfig, _SIZES[name], overrides))
-    builder.__name__ = name
-    register_model(name)(builder)
-
-
-for _name in _SIZES:
-    _make(_name)
+register_sizes(VQVAE3D, VQVAE3DConfig, _SIZES)

@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from motionmvm.normalize import IMAGENET_MEAN, IMAGENET_STD
 
 
 class ManifestVideos:
