@@ -87,9 +87,10 @@ def test_snakemake_slurm_profile_runs_all_with_job_ids_in_provenance(slurm, tmp_
     While `all` cannot be built yet (a step not merged), only the probes run."""
     from motionmvm.io import read_json
     from motionmvm.report.html import read_provenance
-    from tests.helpers.repo_copy import copy_repo, env
+    from tests.helpers.repo_copy import copy_repo, env, use_smoke_profile
 
     repo = copy_repo(tmp_path / "repo")
+    use_smoke_profile(repo)
     (repo / "workflow/rules/zz_probe.smk").write_text(
         "localrules: gpu_probe\n\n"
         "rule cpu_probe:\n"

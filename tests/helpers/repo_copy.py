@@ -29,3 +29,17 @@ def env(repo: Path, **extra) -> dict:
     """Environment for commands run in the copy: its own src first, the venv's tools on PATH."""
     return {**os.environ, "PYTHONPATH": str(repo / "src"),
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
+
+
+def use_smoke_profile(repo: Path, seeds=(0,), mar_percents=(50,)) -> None:
+    """Switch the copy to the smoke profile with a smaller experiment shape (one seed, one MAR
+    ratio) so an end-to-end run of every method and protocol fits the test budget. Every method,
+    protocol and reference row stays in the DAG."""
+    import re
+
+    params = repo / "params.yaml"
+    text = params.read_text().replace("\nprofile: small", "\nprofile: smoke", 1)
+    text = re.sub(r"(?m)^(  seeds: ).*$", lambda m: m.group(1) + str(list(seeds)), text, count=1)
+    text = re.sub(r"(?m)^(    mask_percents: )\[[^]]*\]", lambda m: m.group(1) + str(list(mar_percents)),
+                  text, count=1)
+    params.write_text(text)

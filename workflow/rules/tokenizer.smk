@@ -46,9 +46,12 @@ rule tokenizer2d_encode:
         f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
 
 
-# DEMVM's targets are needed for the pretraining dataset whenever demvm is pretrained.
+# DEMVM's targets are needed for the pretraining dataset whenever demvm is pretrained; the 2D
+# tokenizer is its Table 7 ablation baseline (dvc.yaml builds both, so `all` does too).
 if "demvm" in EXP["methods"]:
     ALL_TARGETS += [
         f"{RUNS}/tokenizer/{EXP['pretrain_dataset']}/metrics.json",
         f"{CACHE}/{EXP['pretrain_dataset']}/tokens",
+        f"{RUNS}/tokenizer2d/{EXP['pretrain_dataset']}/metrics.json",
+        f"{CACHE}/{EXP['pretrain_dataset']}/tokens2d",
     ]
