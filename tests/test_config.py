@@ -66,3 +66,10 @@ def test_params_hash_is_stable_and_sensitive():
     b = config.load("params.yaml", "small")
     assert config.params_hash(a) == config.params_hash(b)
     assert config.params_hash(a) != config.params_hash(config.load("params.yaml", "smoke"))
+
+
+def test_params_hash_ignores_presentation_only_sections():
+    a = config.load("params.yaml", "small")
+    b = config.load("params.yaml", "small", overrides={"report": {"dpi": 61}, "launch": {"mem_gb": 3}})
+    c = config.load("params.yaml", "small", overrides={"masking": {"tube": {"ratio": 0.5}}})
+    assert config.params_hash(a) == config.params_hash(b) != config.params_hash(c)

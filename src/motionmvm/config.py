@@ -105,7 +105,14 @@ def load(params_path: str | Path = "params.yaml", profile: str | None = None,
     return cfg
 
 
+# Sections that change how results are shown or dispatched, never what they are: a new plot
+# resolution or SLURM partition must not mark every metrics file stale.
+PRESENTATION_SECTIONS = ("report", "launch")
+
+
 def params_hash(cfg: dict) -> str:
-    """Stable sha256 of a resolved configuration (provenance identity of the parameters)."""
+    """Stable sha256 of a resolved configuration (provenance identity of the parameters),
+    leaving out PRESENTATION_SECTIONS."""
+    cfg = {k: v for k, v in cfg.items() if k not in PRESENTATION_SECTIONS}
     blob = json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()
