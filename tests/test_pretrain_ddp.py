@@ -58,4 +58,4 @@ def test_two_gloo_processes_equal_one_process_on_the_combined_batch(tmp_path):
     assert not torch.equal(one["patch_embed.weight"], init["patch_embed.weight"])  # it trained
     # Only rank 0 writes outputs.
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir() if p.suffix in (".pt", ".json", ".csv")) == \
-        ["checkpoint.pt", "encoder.pt", "log.csv", "metrics.json"]
+        ["checkpoint.pt", "encoder.pt", "log.csv", "log.partial.csv", "metrics.json"]
