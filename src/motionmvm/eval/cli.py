@@ -162,7 +162,7 @@ def register(subparsers) -> None:
     _common(p)
     p.set_defaults(func=_linear)
 
-    p = subparsers.add_parser("fewshot", help="k-shot linear probe over repeated draws, mean and 95% CI")
+    p = subparsers.add_parser("fewshot", help="k-shot linear probe over repeated draws, mean and 95%% CI")
     _common(p)
     p.add_argument("--k", type=int, default=None, help="shots per class (default eval.fewshot.k)")
     p.add_argument("--draws", type=int, default=None, help="random draws (default eval.fewshot.draws)")
@@ -174,7 +174,7 @@ def register(subparsers) -> None:
     p.add_argument("--target", default=None)
     p.set_defaults(func=_domain)
 
-    p = subparsers.add_parser("aggregate", help="mean, std, 95% CI over seeds; paired differences vs videomae")
+    p = subparsers.add_parser("aggregate", help="mean, std, 95%% CI over seeds; paired differences vs videomae")
     add_config_args(p)
     p.add_argument("--out", default=None, help="results directory (default results/P)")
     p.set_defaults(func=_aggregate)
