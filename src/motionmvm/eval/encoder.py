@@ -112,9 +112,11 @@ def num_layers(encoder: nn.Module) -> int:
 
 
 class VideoClassifier(nn.Module):
-    """encoder.forward_features (mean-pooled [B, D]) -> dropout -> linear head -> logits [B, K].
+    """encoder.forward_features (mean-pooled [B, D]) -> fc_norm -> dropout -> linear head -> logits [B, K].
 
-    ViT: linear head initialised small (VideoMAE's init_scale 0.001) so the pretrained features are
+    ViT: as VideoMAE's fine-tuning model, a LayerNorm on the mean-pooled tokens (`fc_norm`): the
+    mean of many normalised tokens is small and nearly the same for every clip, and without it the
+    head learns from a near-constant input. Linear head initialised small (VideoMAE's init_scale 0.001) so the pretrained features are
     not disturbed early. Video Swin: the models area's I3D head (`head="i3d"`).
     """
 
@@ -122,12 +124,14 @@ class VideoClassifier(nn.Module):
                  head: str = "linear"):
         super().__init__()
         self.encoder = encoder
+        self.fc_norm = nn.Identity()
         if head == "i3d":
             from motionmvm import models
 
             self.head = models.build(I3D_HEAD, in_dim=embed_dim, num_classes=num_classes)
             self.dropout = nn.Identity()
         elif head == "linear":
+            self.fc_norm = nn.LayerNorm(embed_dim)
             self.dropout = nn.Dropout(head_dropout)
             self.head = nn.Linear(embed_dim, num_classes)
             nn.init.trunc_normal_(self.head.weight, std=2e-5)
@@ -137,7 +141,7 @@ class VideoClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, C, T, H, W] -> logits [B, K]."""
-        return self.head(self.dropout(self.encoder.forward_features(x)))
+        return self.head(self.dropout(self.fc_norm(self.encoder.forward_features(x))))
 
 
 def head_kind(model_name: str) -> str:
