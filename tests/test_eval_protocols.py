@@ -178,3 +178,19 @@ def test_mar_protocol_end_to_end(doubles, monkeypatch):
     assert 0 < m["gflops_per_view"] < m["full_finetune_gflops_per_view"]
     assert m["throughput_views_per_s"] > 0 and m["full_finetune_throughput_views_per_s"] > 0
     assert json.loads((out / "metrics.json").read_text())["top1"] == recompute_metrics(out / "predictions.csv")["top1"]
+
+
+def test_linear_head_reads_layer_normalised_pooled_features():
+    """VideoMAE's fine-tuning model normalises the mean-pooled tokens (fc_norm) before the head:
+    the pool of many normalised tokens is otherwise tiny and nearly the same for every clip."""
+    from motionmvm.models.vit import build_vit
+
+    torch.manual_seed(0)
+    encoder = build_vit("vit_micro", num_frames=4, img_size=16, patch=8, tubelet=2)
+    model = enc_mod.VideoClassifier(encoder, encoder.embed_dim, 3, 0.0)
+    seen = {}
+    model.head.register_forward_hook(lambda mod, inp, out: seen.setdefault("x", inp[0].detach()))
+    model(torch.randn(2, 3, 4, 16, 16))
+    x = seen["x"]
+    assert torch.allclose(x.mean(-1), torch.zeros(2), atol=1e-4)
+    assert torch.allclose(x.std(-1, unbiased=False), torch.ones(2), atol=1e-2)
