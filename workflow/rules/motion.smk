@@ -5,6 +5,10 @@
 
 # Which cached motion each pretraining method reads.
 MOTION_KIND_OF_METHOD = {"mgm": "mv", "mgmae": "flow", "demvm": "klt", "mme": "traj"}
+# Motion jobs take `motion.workers` cores and gate the motion-guided methods' pretraining: run them
+# first. Without a priority Snakemake kept starting one-core jobs ahead of them and, unable to fit
+# a two-core job beside one, ran the rest of the DAG one job at a time on 2 cores.
+MOTION_PRIORITY = 50
 MOTION_KINDS = sorted({MOTION_KIND_OF_METHOD[m] for m in EXP["methods"] if m in MOTION_KIND_OF_METHOD})
 
 
@@ -19,6 +23,7 @@ rule motion_mv:
     output:
         directory(f"{CACHE}/{{dataset}}/motion/mv"),
     threads: CFG["motion"]["workers"]
+    priority: MOTION_PRIORITY
     shell:
         "motionmvm motion mv {ARGS} --dataset {wildcards.dataset}"
 
@@ -29,6 +34,7 @@ rule motion_flow:
     output:
         directory(f"{CACHE}/{{dataset}}/motion/flow"),
     threads: CFG["motion"]["workers"]
+    priority: MOTION_PRIORITY
     shell:
         "motionmvm motion flow {ARGS} --dataset {wildcards.dataset}"
 
@@ -39,6 +45,7 @@ rule motion_klt:
     output:
         directory(f"{CACHE}/{{dataset}}/motion/klt"),
     threads: CFG["motion"]["workers"]
+    priority: MOTION_PRIORITY
     shell:
         "motionmvm motion klt {ARGS} --dataset {wildcards.dataset}"
 
@@ -49,6 +56,7 @@ rule motion_traj:
     output:
         directory(f"{CACHE}/{{dataset}}/motion/traj"),
     threads: CFG["motion"]["workers"]
+    priority: MOTION_PRIORITY
     shell:
         "motionmvm motion traj {ARGS} --dataset {wildcards.dataset}"
 

@@ -12,6 +12,7 @@ rule tokenizer_train:
     output:
         model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
         metrics=f"{RUNS}/tokenizer/{{dataset}}/metrics.json",
+    priority: 40  # gates demvm's pretraining
     shell:
         f"motionmvm tokenizer train {ARGS} --dataset {{wildcards.dataset}}"
 
@@ -22,6 +23,7 @@ rule tokenizer_encode:
         model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
     output:
         directory(f"{CACHE}/{{dataset}}/tokens"),
+    priority: 40  # gates demvm's pretraining
     shell:
         f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}}"
 
@@ -32,6 +34,7 @@ rule tokenizer2d_train:
     output:
         model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
         metrics=f"{RUNS}/tokenizer2d/{{dataset}}/metrics.json",
+    priority: 40  # gates demvm's pretraining
     shell:
         f"motionmvm tokenizer train {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
 
@@ -42,6 +45,7 @@ rule tokenizer2d_encode:
         model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
     output:
         directory(f"{CACHE}/{{dataset}}/tokens2d"),
+    priority: 40  # gates demvm's pretraining
     shell:
         f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
 
