@@ -23,3 +23,69 @@ def all_targets():
 from motionmvm.report import smk as _smk
 
 LAUNCH = _smk.LaunchFlags(workflow)
+
+
+# Input functions and target lists of the area rules files, kept here so that those files hold
+# rules only (`snakemake --lint`: no functions beside rules). Area-specific names (the evaluation
+# run directory, the reference methods) are passed in, so nothing here depends on the order in
+# which the rules files are included.
+
+
+def pretrain_inputs(wildcards):
+    """Input function of the pretrain rules: the dataset manifest, the motion cache directories
+    the method's masking or target reads under the params (`spec.motion_caches`: e.g. mgm reads
+    `flow` when masking.mgm.guidance is flow) and its token targets directory: the directory
+    outputs of the motion and tokenizer_encode rules (a file inside a directory output cannot be
+    an input). dvc.yaml's pretrain stages list the same paths (tests/test_pretrain_workflow.py)."""
+    from motionmvm import methods
+
+    dataset = EXP["pretrain_dataset"]
+    spec = methods.get(wildcards.method)
+    inputs = [f"{DATA}/{dataset}/manifest.json",
+              *(f"{CACHE}/{dataset}/motion/{k}" for k in spec.motion_caches(CFG.get("masking")))]
+    if spec.target == "tokens":
+        inputs.append(f"{CACHE}/{dataset}/{spec.tokens_dir}")
+    return inputs
+
+
+def eval_encoder(protocol, eval_dir, refs):
+    """Input function factory: the encoder a `protocol` run under `eval_dir` evaluates.
+
+    Pretrained methods: their pretraining encoder. Reference methods `refs` (random_init, scratch)
+    under fine-tuning: the videomae encoder, read for its architecture only. scratch linear probe /
+    few-shot: the supervised encoder that `finetune --method scratch` trained on the pretraining
+    dataset.
+    """
+    def encoder(wildcards):
+        method = wildcards.method
+        if method == "scratch" and protocol in ("linear_probe", "fewshot"):
+            return f"{eval_dir}/finetune/scratch/{EXP['pretrain_dataset']}/seed{wildcards.seed}/encoder.pt"
+        if method in refs:
+            return f"{RUNS}/pretrain/videomae/seed{wildcards.seed}/encoder.pt"
+        return f"{RUNS}/pretrain/{method}/seed{wildcards.seed}/encoder.pt"
+    return encoder
+
+
+def eval_run_outputs(eval_dir, protocol, method="{method}", dataset="{dataset}"):
+    """Named outputs of one evaluation run: {eval_dir}/<protocol>/<method>/<dataset>/seed{seed}."""
+    d = f"{eval_dir}/{protocol}/{method}/{dataset}/seed{{seed}}"
+    return {"metrics": f"{d}/metrics.json", "predictions": f"{d}/predictions.csv"}
+
+
+def eval_all_metrics(eval_dir, methods, da_pair):
+    """Every run's metrics.json: `methods` (experiment methods + reference rows) x seeds x
+    protocols, domain adaptation `da_pair` for the experiment methods, and the MAR ratios."""
+    ev = CFG["eval"]
+    out = []
+    for seed in EXP["seeds"]:
+        for method in methods:
+            for ds in EXP["eval_datasets"]:
+                out.append(f"{eval_dir}/finetune/{method}/{ds}/seed{seed}/metrics.json")
+                out.append(f"{eval_dir}/linear_probe/{method}/{ds}/seed{seed}/metrics.json")
+            out.append(f"{eval_dir}/fewshot/{method}/{ev['fewshot']['dataset']}/seed{seed}/metrics.json")
+        for method in EXP["methods"]:
+            out.append(f"{eval_dir}/domain_adapt/{method}/{da_pair}/seed{seed}/metrics.json")
+        for pct in ev["mar"]["mask_percents"]:
+            for ds in EXP["eval_datasets"]:
+                out.append(f"{eval_dir}/mar_finetune/mar_r{pct}/{ds}/seed{seed}/metrics.json")
+    return out

@@ -4,12 +4,6 @@
 REAL_DATASETS = ("ucf101", "hmdb51", "mimetics", "diving48", "ssv2", "k400")
 
 
-def real_datasets_used():
-    """Real datasets named by the experiment (pretraining and evaluation) of this profile."""
-    used = [EXP["pretrain_dataset"], *EXP["eval_datasets"]]
-    return [d for d in dict.fromkeys(used) if d in REAL_DATASETS]
-
-
 rule prepare_dataset:
     output:
         classes=f"{DATA}/{{dataset}}/classInd.txt",
@@ -22,4 +16,6 @@ rule prepare_dataset:
         "motionmvm prepare {ARGS} --dataset {wildcards.dataset} --no-progress"
 
 
-ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in real_datasets_used())
+# The real datasets the experiment of this profile names (pretraining and evaluation), once each.
+_USED_DATASETS = dict.fromkeys([EXP["pretrain_dataset"], *EXP["eval_datasets"]])
+ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in _USED_DATASETS if d in REAL_DATASETS)

@@ -12,14 +12,13 @@ MOTION_PRIORITY = 50
 MOTION_KINDS = sorted({MOTION_KIND_OF_METHOD[m] for m in EXP["methods"] if m in MOTION_KIND_OF_METHOD})
 
 
-def motion_manifest(wildcards):
-    """The dataset manifest summary the extraction reads."""
-    return f"{DATA}/{wildcards.dataset}/manifest.json"
+# The dataset manifest summary the extraction reads.
+MOTION_MANIFEST = f"{DATA}/{{dataset}}/manifest.json"
 
 
 rule motion_mv:
     input:
-        motion_manifest,
+        MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/mv"),
     threads: CFG["motion"]["workers"]
@@ -30,7 +29,7 @@ rule motion_mv:
 
 rule motion_flow:
     input:
-        motion_manifest,
+        MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/flow"),
     threads: CFG["motion"]["workers"]
@@ -41,7 +40,7 @@ rule motion_flow:
 
 rule motion_klt:
     input:
-        motion_manifest,
+        MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/klt"),
     threads: CFG["motion"]["workers"]
@@ -52,7 +51,7 @@ rule motion_klt:
 
 rule motion_traj:
     input:
-        motion_manifest,
+        MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/traj"),
     threads: CFG["motion"]["workers"]
