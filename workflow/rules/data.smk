@@ -14,10 +14,11 @@ rule data_synth:
     params:
         # declared so that Snakemake reruns the generator when the dataset's parameters change
         synth=lambda wc: CFG["data"][wc.dataset],
+        args=ARGS,
     wildcard_constraints:
         dataset="synth|synth_mimed|synth_b",
     shell:
-        "motionmvm data synth {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm data synth {params.args} --dataset {wildcards.dataset}"
 
 
 rule data_manifest:
@@ -28,10 +29,12 @@ rule data_manifest:
     output:
         f"{DATA}/{{dataset}}/manifest.jsonl",
         f"{DATA}/{{dataset}}/manifest.json",
+    params:
+        args=ARGS,
     wildcard_constraints:
         dataset="synth|synth_mimed|synth_b",
     shell:
-        "motionmvm data manifest {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm data manifest {params.args} --dataset {wildcards.dataset}"
 
 
 ALL_TARGETS.extend(expand(f"{DATA}/{{dataset}}/manifest.json", dataset=SYNTH_DATASETS))

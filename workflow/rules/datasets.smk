@@ -10,10 +10,12 @@ rule prepare_dataset:
         train=f"{DATA}/{{dataset}}/trainlist01.txt",
         test=f"{DATA}/{{dataset}}/testlist01.txt",
         summary=f"{DATA}/{{dataset}}/prepare.json",
+    params:
+        args=ARGS,
     wildcard_constraints:
         dataset="|".join(REAL_DATASETS),
     shell:
-        "motionmvm prepare {ARGS} --dataset {wildcards.dataset} --no-progress"
+        "motionmvm prepare {params.args} --dataset {wildcards.dataset} --no-progress"
 
 
 # The real datasets the experiment of this profile names (pretraining and evaluation), once each.

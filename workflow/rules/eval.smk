@@ -17,10 +17,12 @@ rule eval_finetune:
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "finetune"),
+    params:
+        args=ARGS,
     wildcard_constraints:
         method="|".join(m for m in EVAL_METHODS if m != "scratch"),
     shell:
-        "motionmvm finetune {ARGS} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
 
 
 rule eval_finetune_scratch:
@@ -30,8 +32,10 @@ rule eval_finetune_scratch:
     output:
         **eval_run_outputs(EVAL, "finetune", method="scratch"),
         encoder=f"{EVAL}/finetune/scratch/{{dataset}}/seed{{seed}}/encoder.pt",
+    params:
+        args=ARGS,
     shell:
-        "motionmvm finetune {ARGS} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed}"
 
 
 rule eval_mar:
@@ -40,10 +44,12 @@ rule eval_mar:
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "mar_finetune", method="mar_r{percent}"),
+    params:
+        args=ARGS,
     wildcard_constraints:
         percent="25|50|75",
     shell:
-        "motionmvm mar-finetune {ARGS} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed}"
 
 
 rule eval_linear_probe:
@@ -52,8 +58,10 @@ rule eval_linear_probe:
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "linear_probe"),
+    params:
+        args=ARGS,
     shell:
-        "motionmvm linear-probe {ARGS} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
 
 
 rule eval_fewshot:
@@ -62,8 +70,10 @@ rule eval_fewshot:
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "fewshot"),
+    params:
+        args=ARGS,
     shell:
-        "motionmvm fewshot {ARGS} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
 
 
 rule eval_domain_adapt:
@@ -73,8 +83,10 @@ rule eval_domain_adapt:
         target=f"{DATA}/{EV['domain_adapt']['target']}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "domain_adapt", dataset=DA_PAIR),
+    params:
+        args=ARGS,
     shell:
-        "motionmvm domain-adapt {ARGS} --method {wildcards.method} --seed {wildcards.seed}"
+        "motionmvm domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed}"
 
 
 rule eval_aggregate:
@@ -84,8 +96,10 @@ rule eval_aggregate:
         summary=f"{RESULTS}/summary.json",
         csv=f"{RESULTS}/table.csv",
         md=f"{RESULTS}/table.md",
+    params:
+        args=ARGS,
     shell:
-        "motionmvm aggregate {ARGS}"
+        "motionmvm aggregate {params.args}"
 
 
 ALL_TARGETS.extend([f"{RESULTS}/summary.json", f"{RESULTS}/table.csv", f"{RESULTS}/table.md"])

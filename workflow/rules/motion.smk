@@ -21,10 +21,12 @@ rule motion_mv:
         MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/mv"),
+    params:
+        args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
     shell:
-        "motionmvm motion mv {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm motion mv {params.args} --dataset {wildcards.dataset}"
 
 
 rule motion_flow:
@@ -32,10 +34,12 @@ rule motion_flow:
         MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/flow"),
+    params:
+        args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
     shell:
-        "motionmvm motion flow {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm motion flow {params.args} --dataset {wildcards.dataset}"
 
 
 rule motion_klt:
@@ -43,10 +47,12 @@ rule motion_klt:
         MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/klt"),
+    params:
+        args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
     shell:
-        "motionmvm motion klt {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm motion klt {params.args} --dataset {wildcards.dataset}"
 
 
 rule motion_traj:
@@ -54,10 +60,12 @@ rule motion_traj:
         MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/traj"),
+    params:
+        args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
     shell:
-        "motionmvm motion traj {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm motion traj {params.args} --dataset {wildcards.dataset}"
 
 
 ALL_TARGETS.extend(

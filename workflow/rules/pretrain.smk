@@ -17,11 +17,16 @@ rule pretrain:
         encoder=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/encoder.pt",
         metrics=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/metrics.json",
         log=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/log.csv",
+    params:
+        args=ARGS,
+        # formatted when the job's command is built: the executor (SLURM or not) is known then;
+        # an object, not a string, so Snakemake's params rerun trigger ignores it
+        launch=LAUNCH,
     wildcard_constraints:
         seed=r"\d+",
     shell:
-        "motionmvm launch {LAUNCH} {ARGS} -- pretrain {ARGS} --method {wildcards.method} --dataset " + PRETRAIN_DATASET
-        + " --seed {wildcards.seed} --no-progress"
+        f"motionmvm launch {{params.launch}} {{params.args}} -- pretrain {{params.args}} --method {{wildcards.method}} "
+        f"--dataset {PRETRAIN_DATASET} --seed {{wildcards.seed}} --no-progress"
 
 
 ALL_TARGETS.extend(f"{RUNS}/pretrain/{m}/seed{s}/metrics.json" for m in EXP["methods"] for s in EXP["seeds"])

@@ -16,10 +16,12 @@ rule audit:
         f"{RESULTS}/audit.json",
     log:
         f"logs/{PROFILE}/audit.log",
+    params:
+        args=ARGS,
     resources:
         runtime=30,
     shell:
-        "motionmvm audit {ARGS} --skip-dvc-lock --out {output} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
+        "motionmvm audit {params.args} --skip-dvc-lock --out {output} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
 
 
 rule report:
@@ -31,10 +33,12 @@ rule report:
                      caption="../report/plots.rst", category="Results"),
     log:
         f"logs/{PROFILE}/report.log",
+    params:
+        args=ARGS,
     resources:
         runtime=15,
     shell:
-        "motionmvm report {ARGS} > {log} 2>&1"
+        "motionmvm report {params.args} > {log} 2>&1"
 
 
 ALL_TARGETS.extend([f"{RESULTS}/report.html", lambda wc: _smk.audit_target(workflow, RESULTS, _OWN)])

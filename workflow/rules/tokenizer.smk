@@ -12,9 +12,11 @@ rule tokenizer_train:
     output:
         model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
         metrics=f"{RUNS}/tokenizer/{{dataset}}/metrics.json",
+    params:
+        args=ARGS,
     priority: 40  # gates demvm's pretraining
     shell:
-        f"motionmvm tokenizer train {ARGS} --dataset {{wildcards.dataset}}"
+        "motionmvm tokenizer train {params.args} --dataset {wildcards.dataset}"
 
 
 rule tokenizer_encode:
@@ -23,9 +25,11 @@ rule tokenizer_encode:
         model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
     output:
         directory(f"{CACHE}/{{dataset}}/tokens"),
+    params:
+        args=ARGS,
     priority: 40  # gates demvm's pretraining
     shell:
-        f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}}"
+        "motionmvm tokenizer encode {params.args} --dataset {wildcards.dataset}"
 
 
 rule tokenizer2d_train:
@@ -34,9 +38,11 @@ rule tokenizer2d_train:
     output:
         model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
         metrics=f"{RUNS}/tokenizer2d/{{dataset}}/metrics.json",
+    params:
+        args=ARGS,
     priority: 40  # gates demvm's pretraining
     shell:
-        f"motionmvm tokenizer train {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
+        "motionmvm tokenizer train {params.args} --dataset {wildcards.dataset} --kind 2d"
 
 
 rule tokenizer2d_encode:
@@ -45,9 +51,11 @@ rule tokenizer2d_encode:
         model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
     output:
         directory(f"{CACHE}/{{dataset}}/tokens2d"),
+    params:
+        args=ARGS,
     priority: 40  # gates demvm's pretraining
     shell:
-        f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
+        "motionmvm tokenizer encode {params.args} --dataset {wildcards.dataset} --kind 2d"
 
 
 # DEMVM's targets are needed for the pretraining dataset whenever demvm is pretrained; the 2D
