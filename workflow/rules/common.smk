@@ -9,6 +9,9 @@ CACHE = f"{CFG['paths']['cache']}/{PROFILE}"
 RUNS = f"{CFG['paths']['runs']}/{PROFILE}"
 RESULTS = f"{CFG['paths']['results']}/{PROFILE}"
 ARGS = f"--params params.yaml --profile {PROFILE}"  # appended to every `motionmvm <step>`
+# Each job writes its command's output to a log file here (`log:`, `> {log} 2>&1`); Snakemake
+# prints the logs of failed jobs (`show-failed-logs` in both profiles). Not a DVC output.
+LOGS = f"logs/{PROFILE}"
 
 # Each area's rules file appends the final outputs it contributes to `all`.
 ALL_TARGETS = []

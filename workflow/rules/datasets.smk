@@ -10,12 +10,14 @@ rule prepare_dataset:
         train=f"{DATA}/{{dataset}}/trainlist01.txt",
         test=f"{DATA}/{{dataset}}/testlist01.txt",
         summary=f"{DATA}/{{dataset}}/prepare.json",
+    log:
+        f"{LOGS}/prepare_dataset/{{dataset}}.log",
     params:
         args=ARGS,
     wildcard_constraints:
         dataset="|".join(REAL_DATASETS),
     shell:
-        "motionmvm prepare {params.args} --dataset {wildcards.dataset} --no-progress"
+        "motionmvm prepare {params.args} --dataset {wildcards.dataset} --no-progress > {log} 2>&1"
 
 
 # The real datasets the experiment of this profile names (pretraining and evaluation), once each.

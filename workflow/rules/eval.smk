@@ -17,12 +17,14 @@ rule eval_finetune:
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "finetune"),
+    log:
+        f"{LOGS}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
     wildcard_constraints:
         method="|".join(m for m in EVAL_METHODS if m != "scratch"),
     shell:
-        "motionmvm finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_finetune_scratch:
@@ -32,10 +34,12 @@ rule eval_finetune_scratch:
     output:
         **eval_run_outputs(EVAL, "finetune", method="scratch"),
         encoder=f"{EVAL}/finetune/scratch/{{dataset}}/seed{{seed}}/encoder.pt",
+    log:
+        f"{LOGS}/eval_finetune_scratch/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
     shell:
-        "motionmvm finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_mar:
@@ -44,12 +48,14 @@ rule eval_mar:
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "mar_finetune", method="mar_r{percent}"),
+    log:
+        f"{LOGS}/eval_mar/mar_r{{percent}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
     wildcard_constraints:
         percent="25|50|75",
     shell:
-        "motionmvm mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_linear_probe:
@@ -58,10 +64,12 @@ rule eval_linear_probe:
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "linear_probe"),
+    log:
+        f"{LOGS}/eval_linear_probe/{{method}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
     shell:
-        "motionmvm linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_fewshot:
@@ -70,10 +78,12 @@ rule eval_fewshot:
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "fewshot"),
+    log:
+        f"{LOGS}/eval_fewshot/{{method}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
     shell:
-        "motionmvm fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_domain_adapt:
@@ -83,10 +93,12 @@ rule eval_domain_adapt:
         target=f"{DATA}/{EV['domain_adapt']['target']}/manifest.json",
     output:
         **eval_run_outputs(EVAL, "domain_adapt", dataset=DA_PAIR),
+    log:
+        f"{LOGS}/eval_domain_adapt/{{method}}/seed{{seed}}.log",
     params:
         args=ARGS,
     shell:
-        "motionmvm domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed}"
+        "motionmvm domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_aggregate:
@@ -96,10 +108,12 @@ rule eval_aggregate:
         summary=f"{RESULTS}/summary.json",
         csv=f"{RESULTS}/table.csv",
         md=f"{RESULTS}/table.md",
+    log:
+        f"{LOGS}/eval_aggregate.log",
     params:
         args=ARGS,
     shell:
-        "motionmvm aggregate {params.args}"
+        "motionmvm aggregate {params.args} > {log} 2>&1"
 
 
 ALL_TARGETS.extend([f"{RESULTS}/summary.json", f"{RESULTS}/table.csv", f"{RESULTS}/table.md"])

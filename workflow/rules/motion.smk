@@ -21,12 +21,14 @@ rule motion_mv:
         MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/mv"),
+    log:
+        f"{LOGS}/motion_mv/{{dataset}}.log",
     params:
         args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
     shell:
-        "motionmvm motion mv {params.args} --dataset {wildcards.dataset}"
+        "motionmvm motion mv {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule motion_flow:
@@ -34,12 +36,14 @@ rule motion_flow:
         MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/flow"),
+    log:
+        f"{LOGS}/motion_flow/{{dataset}}.log",
     params:
         args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
     shell:
-        "motionmvm motion flow {params.args} --dataset {wildcards.dataset}"
+        "motionmvm motion flow {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule motion_klt:
@@ -47,12 +51,14 @@ rule motion_klt:
         MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/klt"),
+    log:
+        f"{LOGS}/motion_klt/{{dataset}}.log",
     params:
         args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
     shell:
-        "motionmvm motion klt {params.args} --dataset {wildcards.dataset}"
+        "motionmvm motion klt {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule motion_traj:
@@ -60,12 +66,14 @@ rule motion_traj:
         MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/traj"),
+    log:
+        f"{LOGS}/motion_traj/{{dataset}}.log",
     params:
         args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
     shell:
-        "motionmvm motion traj {params.args} --dataset {wildcards.dataset}"
+        "motionmvm motion traj {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 ALL_TARGETS.extend(

@@ -17,6 +17,8 @@ rule pretrain:
         encoder=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/encoder.pt",
         metrics=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/metrics.json",
         log=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/log.csv",
+    log:
+        f"{LOGS}/pretrain/{{method}}/seed{{seed}}.log",
     params:
         args=ARGS,
         # formatted when the job's command is built: the executor (SLURM or not) is known then;
@@ -26,7 +28,7 @@ rule pretrain:
         seed=r"\d+",
     shell:
         f"motionmvm launch {{params.launch}} {{params.args}} -- pretrain {{params.args}} --method {{wildcards.method}} "
-        f"--dataset {PRETRAIN_DATASET} --seed {{wildcards.seed}} --no-progress"
+        f"--dataset {PRETRAIN_DATASET} --seed {{wildcards.seed}} --no-progress > {{log}} 2>&1"
 
 
 ALL_TARGETS.extend(f"{RUNS}/pretrain/{m}/seed{s}/metrics.json" for m in EXP["methods"] for s in EXP["seeds"])

@@ -15,7 +15,7 @@ rule audit:
     output:
         f"{RESULTS}/audit.json",
     log:
-        f"logs/{PROFILE}/audit.log",
+        f"{LOGS}/audit.log",
     params:
         args=ARGS,
     resources:
@@ -32,7 +32,7 @@ rule report:
         plots=report(directory(f"{RESULTS}/plots"), patterns=["{name}.png"],
                      caption="../report/plots.rst", category="Results"),
     log:
-        f"logs/{PROFILE}/report.log",
+        f"{LOGS}/report.log",
     params:
         args=ARGS,
     resources:
