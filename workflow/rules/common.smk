@@ -1,4 +1,6 @@
 # Shared helpers: load and validate params.yaml (the same loader the CLI uses) before the DAG is built.
+from pathlib import Path
+
 from motionmvm import config as mcfg
 
 PROFILE = config.get("profile", "small")
@@ -12,6 +14,9 @@ ARGS = f"--params params.yaml --profile {PROFILE}"  # appended to every `motionm
 # Each job writes its command's output to a log file here (`log:`, `> {log} 2>&1`); Snakemake
 # prints the logs of failed jobs (`show-failed-logs` in both profiles). Not a DVC output.
 LOGS = f"logs/{PROFILE}"
+# The conda environment file of all rules, deployed only under `snakemake --sdm conda` (otherwise
+# the current environment runs the commands). Anchored at the Snakefile, not at each rules file.
+CONDA_ENV = str(Path(workflow.basedir, "envs", "motionmvm.yaml"))
 
 # Each area's rules file appends the final outputs it contributes to `all`.
 ALL_TARGETS = []
@@ -21,8 +26,11 @@ def all_targets():
     """Final outputs of every step that exists."""
     return ALL_TARGETS
 
-# GPU rules are localrules whose shell is `motionmvm launch {LAUNCH} {ARGS} -- <step> ...`: under
-# the SLURM executor LAUNCH selects submitit, otherwise params `launch.backend` decides.
+# GPU rules are localrules with `params: launch=LAUNCH` whose shell is `motionmvm launch
+# {params.launch} {params.args} -- <step> ...`: under the SLURM executor LAUNCH formats as
+# `--backend submitit`, otherwise as nothing and params `launch.backend` decides. It is formatted
+# when a job's command is built (the executor is known then) and, not being a string, is not
+# recorded as a param, so switching executors does not rerun the GPU steps.
 from motionmvm.report import smk as _smk
 
 LAUNCH = _smk.LaunchFlags(workflow)
@@ -32,6 +40,8 @@ LAUNCH = _smk.LaunchFlags(workflow)
 # rules only (`snakemake --lint`: no functions beside rules). Area-specific names (the evaluation
 # run directory, the reference methods) are passed in, so nothing here depends on the order in
 # which the rules files are included.
+# Keep the word "rule" away from a colon on one line in this file: the lint's rule pattern would
+# match it and report rules mixed with these functions.
 
 
 def pretrain_inputs(wildcards):

@@ -19,6 +19,8 @@ rule data_synth:
         args=ARGS,
     wildcard_constraints:
         dataset="synth|synth_mimed|synth_b",
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm data synth {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
@@ -37,6 +39,8 @@ rule data_manifest:
         args=ARGS,
     wildcard_constraints:
         dataset="synth|synth_mimed|synth_b",
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm data manifest {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 

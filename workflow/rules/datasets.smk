@@ -16,6 +16,8 @@ rule prepare_dataset:
         args=ARGS,
     wildcard_constraints:
         dataset="|".join(REAL_DATASETS),
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm prepare {params.args} --dataset {wildcards.dataset} --no-progress > {log} 2>&1"
 

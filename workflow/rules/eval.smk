@@ -23,6 +23,8 @@ rule eval_finetune:
         args=ARGS,
     wildcard_constraints:
         method="|".join(m for m in EVAL_METHODS if m != "scratch"),
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
@@ -38,6 +40,8 @@ rule eval_finetune_scratch:
         f"{LOGS}/eval_finetune_scratch/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
@@ -54,6 +58,8 @@ rule eval_mar:
         args=ARGS,
     wildcard_constraints:
         percent="25|50|75",
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
@@ -68,6 +74,8 @@ rule eval_linear_probe:
         f"{LOGS}/eval_linear_probe/{{method}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
@@ -82,6 +90,8 @@ rule eval_fewshot:
         f"{LOGS}/eval_fewshot/{{method}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
@@ -97,6 +107,8 @@ rule eval_domain_adapt:
         f"{LOGS}/eval_domain_adapt/{{method}}/seed{{seed}}.log",
     params:
         args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
 
@@ -112,6 +124,8 @@ rule eval_aggregate:
         f"{LOGS}/eval_aggregate.log",
     params:
         args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm aggregate {params.args} > {log} 2>&1"
 

@@ -27,6 +27,8 @@ rule motion_mv:
         args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm motion mv {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
@@ -42,6 +44,8 @@ rule motion_flow:
         args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm motion flow {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
@@ -57,6 +61,8 @@ rule motion_klt:
         args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm motion klt {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
@@ -72,6 +78,8 @@ rule motion_traj:
         args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm motion traj {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 

@@ -26,6 +26,8 @@ rule pretrain:
         launch=LAUNCH,
     wildcard_constraints:
         seed=r"\d+",
+    conda:
+        CONDA_ENV
     shell:
         f"motionmvm launch {{params.launch}} {{params.args}} -- pretrain {{params.args}} --method {{wildcards.method}} "
         f"--dataset {PRETRAIN_DATASET} --seed {{wildcards.seed}} --no-progress > {{log}} 2>&1"

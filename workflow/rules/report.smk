@@ -20,6 +20,8 @@ rule audit:
         args=ARGS,
     resources:
         runtime=30,
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm audit {params.args} --skip-dvc-lock --out {output} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
 
@@ -37,6 +39,8 @@ rule report:
         args=ARGS,
     resources:
         runtime=15,
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm report {params.args} > {log} 2>&1"
 

@@ -17,6 +17,8 @@ rule tokenizer_train:
     params:
         args=ARGS,
     priority: 40  # gates demvm's pretraining
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm tokenizer train {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
@@ -32,6 +34,8 @@ rule tokenizer_encode:
     params:
         args=ARGS,
     priority: 40  # gates demvm's pretraining
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm tokenizer encode {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
@@ -47,6 +51,8 @@ rule tokenizer2d_train:
     params:
         args=ARGS,
     priority: 40  # gates demvm's pretraining
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm tokenizer train {params.args} --dataset {wildcards.dataset} --kind 2d > {log} 2>&1"
 
@@ -62,6 +68,8 @@ rule tokenizer2d_encode:
     params:
         args=ARGS,
     priority: 40  # gates demvm's pretraining
+    conda:
+        CONDA_ENV
     shell:
         "motionmvm tokenizer encode {params.args} --dataset {wildcards.dataset} --kind 2d > {log} 2>&1"
 
