@@ -12,7 +12,7 @@ RUNS = f"{CFG['paths']['runs']}/{PROFILE}"
 RESULTS = f"{CFG['paths']['results']}/{PROFILE}"
 ARGS = f"--params params.yaml --profile {PROFILE}"  # appended to every `motionmvm <step>`
 # Each job writes its command's output to a log file here (`log:`, `> {log} 2>&1`); Snakemake
-# prints the logs of failed jobs (`show-failed-logs` in both profiles). Not a DVC output.
+# names the log of a failed job, and prints it with --show-failed-logs. Not a DVC output.
 LOGS = f"logs/{PROFILE}"
 # The conda environment file of all rules, deployed only under `snakemake --sdm conda` (otherwise
 # the current environment runs the commands). Anchored at the Snakefile, not at each rules file.

@@ -1,7 +1,7 @@
 # Results report and provenance audit (orchestration area): rules `audit` and `report`.
 # Both grow with the pipeline: their inputs are whatever the other areas' rules can produce
 # (results table, pretraining logs), checked when the DAG is built, so this file never needs
-# editing when a step is added. GPU steps elsewhere call `motionmvm launch {LAUNCH} -- <step> ...`.
+# editing when a step is added. GPU steps elsewhere call `motionmvm launch {params.launch} -- <step> ...`.
 
 from motionmvm.report import smk as _smk
 
