@@ -30,6 +30,12 @@ def _dvc_stages(profile):
     return out
 
 
+def without_log(cmd: str) -> str:
+    """The command without the rule's log redirection (`... > {log} 2>&1`): Snakemake rules write
+    to log files, DVC stages print to the terminal; the commands themselves are the same."""
+    return re.sub(r"\s+>\s*\S+\s+2>&1$", "", cmd)
+
+
 def _snakemake_jobs(profile):
     exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
@@ -42,7 +48,7 @@ def _snakemake_jobs(profile):
         cmd = re.search(r"^Shell command: (.+)$", block, re.M) or re.search(r"^\s*(motionmvm .+)$", block, re.M)
         rule = re.match(r"(?:local)?rule (\w+):", block)
         if rule and rule.group(1).startswith("data_") and outs and cmd and cmd.group(1) != "None":
-            jobs[cmd.group(1).strip()] = sorted(o.strip() for o in outs.group(1).split(","))
+            jobs[without_log(cmd.group(1).strip())] = sorted(o.strip() for o in outs.group(1).split(","))
     return jobs
 
 

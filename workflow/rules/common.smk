@@ -1,4 +1,6 @@
 # Shared helpers: load and validate params.yaml (the same loader the CLI uses) before the DAG is built.
+from pathlib import Path
+
 from motionmvm import config as mcfg
 
 PROFILE = config.get("profile", "small")
@@ -9,6 +11,12 @@ CACHE = f"{CFG['paths']['cache']}/{PROFILE}"
 RUNS = f"{CFG['paths']['runs']}/{PROFILE}"
 RESULTS = f"{CFG['paths']['results']}/{PROFILE}"
 ARGS = f"--params params.yaml --profile {PROFILE}"  # appended to every `motionmvm <step>`
+# Each job writes its command's output to a log file here (`log:`, `> {log} 2>&1`); Snakemake
+# names the log of a failed job, and prints it with --show-failed-logs. Not a DVC output.
+LOGS = f"logs/{PROFILE}"
+# The conda environment file of all rules, deployed only under `snakemake --sdm conda` (otherwise
+# the current environment runs the commands). Anchored at the Snakefile, not at each rules file.
+CONDA_ENV = str(Path(workflow.basedir, "envs", "motionmvm.yaml"))
 
 # Each area's rules file appends the final outputs it contributes to `all`.
 ALL_TARGETS = []
@@ -18,8 +26,79 @@ def all_targets():
     """Final outputs of every step that exists."""
     return ALL_TARGETS
 
-# GPU rules are localrules whose shell is `motionmvm launch {LAUNCH} {ARGS} -- <step> ...`: under
-# the SLURM executor LAUNCH selects submitit, otherwise params `launch.backend` decides.
+# GPU rules are localrules with `params: launch=LAUNCH` whose shell is `motionmvm launch
+# {params.launch} {params.args} -- <step> ...`: under the SLURM executor LAUNCH formats as
+# `--backend submitit`, otherwise as nothing and params `launch.backend` decides. It is formatted
+# when a job's command is built (the executor is known then) and, not being a string, is not
+# recorded as a param, so switching executors does not rerun the GPU steps.
 from motionmvm.report import smk as _smk
 
 LAUNCH = _smk.LaunchFlags(workflow)
+
+
+# Input functions and target lists of the area rules files, kept here so that those files hold
+# rules only (`snakemake --lint`: no functions beside rules). Area-specific names (the evaluation
+# run directory, the reference methods) are passed in, so nothing here depends on the order in
+# which the rules files are included.
+# Keep the word "rule" away from a colon on one line in this file: the lint's rule pattern would
+# match it and report rules mixed with these functions.
+
+
+def pretrain_inputs(wildcards):
+    """Input function of the pretrain rules: the dataset manifest, the motion cache directories
+    the method's masking or target reads under the params (`spec.motion_caches`: e.g. mgm reads
+    `flow` when masking.mgm.guidance is flow) and its token targets directory: the directory
+    outputs of the motion and tokenizer_encode rules (a file inside a directory output cannot be
+    an input). dvc.yaml's pretrain stages list the same paths (tests/test_pretrain_workflow.py)."""
+    from motionmvm import methods
+
+    dataset = EXP["pretrain_dataset"]
+    spec = methods.get(wildcards.method)
+    inputs = [f"{DATA}/{dataset}/manifest.json",
+              *(f"{CACHE}/{dataset}/motion/{k}" for k in spec.motion_caches(CFG.get("masking")))]
+    if spec.target == "tokens":
+        inputs.append(f"{CACHE}/{dataset}/{spec.tokens_dir}")
+    return inputs
+
+
+def eval_encoder(protocol, eval_dir, refs):
+    """Input function factory: the encoder a `protocol` run under `eval_dir` evaluates.
+
+    Pretrained methods: their pretraining encoder. Reference methods `refs` (random_init, scratch)
+    under fine-tuning: the videomae encoder, read for its architecture only. scratch linear probe /
+    few-shot: the supervised encoder that `finetune --method scratch` trained on the pretraining
+    dataset.
+    """
+    def encoder(wildcards):
+        method = wildcards.method
+        if method == "scratch" and protocol in ("linear_probe", "fewshot"):
+            return f"{eval_dir}/finetune/scratch/{EXP['pretrain_dataset']}/seed{wildcards.seed}/encoder.pt"
+        if method in refs:
+            return f"{RUNS}/pretrain/videomae/seed{wildcards.seed}/encoder.pt"
+        return f"{RUNS}/pretrain/{method}/seed{wildcards.seed}/encoder.pt"
+    return encoder
+
+
+def eval_run_outputs(eval_dir, protocol, method="{method}", dataset="{dataset}"):
+    """Named outputs of one evaluation run: {eval_dir}/<protocol>/<method>/<dataset>/seed{seed}."""
+    d = f"{eval_dir}/{protocol}/{method}/{dataset}/seed{{seed}}"
+    return {"metrics": f"{d}/metrics.json", "predictions": f"{d}/predictions.csv"}
+
+
+def eval_all_metrics(eval_dir, methods, da_pair):
+    """Every run's metrics.json: `methods` (experiment methods + reference rows) x seeds x
+    protocols, domain adaptation `da_pair` for the experiment methods, and the MAR ratios."""
+    ev = CFG["eval"]
+    out = []
+    for seed in EXP["seeds"]:
+        for method in methods:
+            for ds in EXP["eval_datasets"]:
+                out.append(f"{eval_dir}/finetune/{method}/{ds}/seed{seed}/metrics.json")
+                out.append(f"{eval_dir}/linear_probe/{method}/{ds}/seed{seed}/metrics.json")
+            out.append(f"{eval_dir}/fewshot/{method}/{ev['fewshot']['dataset']}/seed{seed}/metrics.json")
+        for method in EXP["methods"]:
+            out.append(f"{eval_dir}/domain_adapt/{method}/{da_pair}/seed{seed}/metrics.json")
+        for pct in ev["mar"]["mask_percents"]:
+            for ds in EXP["eval_datasets"]:
+                out.append(f"{eval_dir}/mar_finetune/mar_r{pct}/{ds}/seed{seed}/metrics.json")
+    return out

@@ -11,13 +11,18 @@ rule data_synth:
         f"{DATA}/{{dataset}}/trainlist01.txt",
         f"{DATA}/{{dataset}}/testlist01.txt",
         f"{DATA}/{{dataset}}/synth.json",
+    log:
+        f"{LOGS}/data_synth/{{dataset}}.log",
     params:
         # declared so that Snakemake reruns the generator when the dataset's parameters change
         synth=lambda wc: CFG["data"][wc.dataset],
+        args=ARGS,
     wildcard_constraints:
         dataset="synth|synth_mimed|synth_b",
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm data synth {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm data synth {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule data_manifest:
@@ -28,10 +33,16 @@ rule data_manifest:
     output:
         f"{DATA}/{{dataset}}/manifest.jsonl",
         f"{DATA}/{{dataset}}/manifest.json",
+    log:
+        f"{LOGS}/data_manifest/{{dataset}}.log",
+    params:
+        args=ARGS,
     wildcard_constraints:
         dataset="synth|synth_mimed|synth_b",
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm data manifest {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm data manifest {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 ALL_TARGETS.extend(expand(f"{DATA}/{{dataset}}/manifest.json", dataset=SYNTH_DATASETS))

@@ -4,22 +4,24 @@
 REAL_DATASETS = ("ucf101", "hmdb51", "mimetics", "diving48", "ssv2", "k400")
 
 
-def real_datasets_used():
-    """Real datasets named by the experiment (pretraining and evaluation) of this profile."""
-    used = [EXP["pretrain_dataset"], *EXP["eval_datasets"]]
-    return [d for d in dict.fromkeys(used) if d in REAL_DATASETS]
-
-
 rule prepare_dataset:
     output:
         classes=f"{DATA}/{{dataset}}/classInd.txt",
         train=f"{DATA}/{{dataset}}/trainlist01.txt",
         test=f"{DATA}/{{dataset}}/testlist01.txt",
         summary=f"{DATA}/{{dataset}}/prepare.json",
+    log:
+        f"{LOGS}/prepare_dataset/{{dataset}}.log",
+    params:
+        args=ARGS,
     wildcard_constraints:
         dataset="|".join(REAL_DATASETS),
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm prepare {ARGS} --dataset {wildcards.dataset} --no-progress"
+        "motionmvm prepare {params.args} --dataset {wildcards.dataset} --no-progress > {log} 2>&1"
 
 
-ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in real_datasets_used())
+# The real datasets the experiment of this profile names (pretraining and evaluation), once each.
+_USED_DATASETS = dict.fromkeys([EXP["pretrain_dataset"], *EXP["eval_datasets"]])
+ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in _USED_DATASETS if d in REAL_DATASETS)

@@ -7,42 +7,26 @@ EVAL_METHODS = list(EXP["methods"]) + EVAL_REFS
 DA_PAIR = f"{EV['domain_adapt']['source']}-to-{EV['domain_adapt']['target']}"
 
 
-def eval_encoder(protocol):
-    """Input function: the encoder a run evaluates.
-
-    Pretrained methods: their pretraining encoder. random_init / scratch fine-tuning: the videomae
-    encoder, read for its architecture only. scratch linear probe / few-shot: the supervised encoder
-    that `finetune --method scratch` trained on the pretraining dataset.
-    """
-    def encoder(wildcards):
-        method = wildcards.method
-        if method == "scratch" and protocol in ("linear_probe", "fewshot"):
-            return f"{EVAL}/finetune/scratch/{EXP['pretrain_dataset']}/seed{wildcards.seed}/encoder.pt"
-        if method in EVAL_REFS:
-            return f"{RUNS}/pretrain/videomae/seed{wildcards.seed}/encoder.pt"
-        return f"{RUNS}/pretrain/{method}/seed{wildcards.seed}/encoder.pt"
-    return encoder
-
-
-def run_outputs(protocol, method="{method}", dataset="{dataset}"):
-    d = f"{EVAL}/{protocol}/{method}/{dataset}/seed{{seed}}"
-    return {"metrics": f"{d}/metrics.json", "predictions": f"{d}/predictions.csv"}
-
-
 wildcard_constraints:
     seed=r"\d+",
 
 
 rule eval_finetune:
     input:
-        encoder=eval_encoder("finetune"),
+        encoder=eval_encoder("finetune", EVAL, EVAL_REFS),
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
-        **run_outputs("finetune"),
+        **eval_run_outputs(EVAL, "finetune"),
+    log:
+        f"{LOGS}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.log",
+    params:
+        args=ARGS,
     wildcard_constraints:
         method="|".join(m for m in EVAL_METHODS if m != "scratch"),
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm finetune {ARGS} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_finetune_scratch:
@@ -50,10 +34,16 @@ rule eval_finetune_scratch:
         encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
-        **run_outputs("finetune", method="scratch"),
+        **eval_run_outputs(EVAL, "finetune", method="scratch"),
         encoder=f"{EVAL}/finetune/scratch/{{dataset}}/seed{{seed}}/encoder.pt",
+    log:
+        f"{LOGS}/eval_finetune_scratch/{{dataset}}/seed{{seed}}.log",
+    params:
+        args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm finetune {ARGS} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_mar:
@@ -61,70 +51,83 @@ rule eval_mar:
         encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
-        **run_outputs("mar_finetune", method="mar_r{percent}"),
+        **eval_run_outputs(EVAL, "mar_finetune", method="mar_r{percent}"),
+    log:
+        f"{LOGS}/eval_mar/mar_r{{percent}}/{{dataset}}/seed{{seed}}.log",
+    params:
+        args=ARGS,
     wildcard_constraints:
         percent="25|50|75",
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm mar-finetune {ARGS} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_linear_probe:
     input:
-        encoder=eval_encoder("linear_probe"),
+        encoder=eval_encoder("linear_probe", EVAL, EVAL_REFS),
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
-        **run_outputs("linear_probe"),
+        **eval_run_outputs(EVAL, "linear_probe"),
+    log:
+        f"{LOGS}/eval_linear_probe/{{method}}/{{dataset}}/seed{{seed}}.log",
+    params:
+        args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm linear-probe {ARGS} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_fewshot:
     input:
-        encoder=eval_encoder("fewshot"),
+        encoder=eval_encoder("fewshot", EVAL, EVAL_REFS),
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
-        **run_outputs("fewshot"),
+        **eval_run_outputs(EVAL, "fewshot"),
+    log:
+        f"{LOGS}/eval_fewshot/{{method}}/{{dataset}}/seed{{seed}}.log",
+    params:
+        args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm fewshot {ARGS} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed}"
+        "motionmvm fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_domain_adapt:
     input:
-        encoder=eval_encoder("domain_adapt"),
+        encoder=eval_encoder("domain_adapt", EVAL, EVAL_REFS),
         source=f"{DATA}/{EV['domain_adapt']['source']}/manifest.json",
         target=f"{DATA}/{EV['domain_adapt']['target']}/manifest.json",
     output:
-        **run_outputs("domain_adapt", dataset=DA_PAIR),
+        **eval_run_outputs(EVAL, "domain_adapt", dataset=DA_PAIR),
+    log:
+        f"{LOGS}/eval_domain_adapt/{{method}}/seed{{seed}}.log",
+    params:
+        args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm domain-adapt {ARGS} --method {wildcards.method} --seed {wildcards.seed}"
-
-
-def eval_all_metrics():
-    """Every run's metrics.json: methods x seeds x protocols (+ reference rows, + MAR ratios)."""
-    out = []
-    for seed in EXP["seeds"]:
-        for method in EVAL_METHODS:
-            for ds in EXP["eval_datasets"]:
-                out.append(f"{EVAL}/finetune/{method}/{ds}/seed{seed}/metrics.json")
-                out.append(f"{EVAL}/linear_probe/{method}/{ds}/seed{seed}/metrics.json")
-            out.append(f"{EVAL}/fewshot/{method}/{EV['fewshot']['dataset']}/seed{seed}/metrics.json")
-        for method in EXP["methods"]:
-            out.append(f"{EVAL}/domain_adapt/{method}/{DA_PAIR}/seed{seed}/metrics.json")
-        for pct in EV["mar"]["mask_percents"]:
-            for ds in EXP["eval_datasets"]:
-                out.append(f"{EVAL}/mar_finetune/mar_r{pct}/{ds}/seed{seed}/metrics.json")
-    return out
+        "motionmvm domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_aggregate:
     input:
-        eval_all_metrics(),
+        eval_all_metrics(EVAL, EVAL_METHODS, DA_PAIR),
     output:
         summary=f"{RESULTS}/summary.json",
         csv=f"{RESULTS}/table.csv",
         md=f"{RESULTS}/table.md",
+    log:
+        f"{LOGS}/eval_aggregate.log",
+    params:
+        args=ARGS,
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm aggregate {ARGS}"
+        "motionmvm aggregate {params.args} > {log} 2>&1"
 
 
 ALL_TARGETS.extend([f"{RESULTS}/summary.json", f"{RESULTS}/table.csv", f"{RESULTS}/table.md"])

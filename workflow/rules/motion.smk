@@ -12,53 +12,76 @@ MOTION_PRIORITY = 50
 MOTION_KINDS = sorted({MOTION_KIND_OF_METHOD[m] for m in EXP["methods"] if m in MOTION_KIND_OF_METHOD})
 
 
-def motion_manifest(wildcards):
-    """The dataset manifest summary the extraction reads."""
-    return f"{DATA}/{wildcards.dataset}/manifest.json"
+# The dataset manifest summary the extraction reads.
+MOTION_MANIFEST = f"{DATA}/{{dataset}}/manifest.json"
 
 
 rule motion_mv:
     input:
-        motion_manifest,
+        MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/mv"),
+    log:
+        f"{LOGS}/motion_mv/{{dataset}}.log",
+    params:
+        args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm motion mv {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm motion mv {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule motion_flow:
     input:
-        motion_manifest,
+        MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/flow"),
+    log:
+        f"{LOGS}/motion_flow/{{dataset}}.log",
+    params:
+        args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm motion flow {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm motion flow {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule motion_klt:
     input:
-        motion_manifest,
+        MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/klt"),
+    log:
+        f"{LOGS}/motion_klt/{{dataset}}.log",
+    params:
+        args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm motion klt {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm motion klt {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule motion_traj:
     input:
-        motion_manifest,
+        MOTION_MANIFEST,
     output:
         directory(f"{CACHE}/{{dataset}}/motion/traj"),
+    log:
+        f"{LOGS}/motion_traj/{{dataset}}.log",
+    params:
+        args=ARGS,
     threads: CFG["motion"]["workers"]
     priority: MOTION_PRIORITY
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm motion traj {ARGS} --dataset {wildcards.dataset}"
+        "motionmvm motion traj {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 ALL_TARGETS.extend(

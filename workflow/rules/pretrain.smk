@@ -4,22 +4,6 @@
 PRETRAIN_DATASET = EXP["pretrain_dataset"]
 
 
-def pretrain_inputs(wildcards):
-    """The dataset manifest, the motion cache directories the method's masking or target reads
-    under the params (`spec.motion_caches`: e.g. mgm reads `flow` when masking.mgm.guidance is
-    flow) and its token targets directory: the directory outputs of the motion and tokenizer_encode
-    rules (a file inside a directory output cannot be an input). dvc.yaml's pretrain stages list
-    the same paths (tests/test_pretrain_workflow.py)."""
-    from motionmvm import methods
-
-    spec = methods.get(wildcards.method)
-    inputs = [f"{DATA}/{PRETRAIN_DATASET}/manifest.json",
-              *(f"{CACHE}/{PRETRAIN_DATASET}/motion/{k}" for k in spec.motion_caches(CFG.get("masking")))]
-    if spec.target == "tokens":
-        inputs.append(f"{CACHE}/{PRETRAIN_DATASET}/{spec.tokens_dir}")
-    return inputs
-
-
 # A GPU step: it runs on the submitting host and `motionmvm launch` dispatches it (in-process or a
 # local subprocess here; through submitit with requeue-and-resume under `--profile slurm`).
 localrules:
@@ -33,11 +17,20 @@ rule pretrain:
         encoder=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/encoder.pt",
         metrics=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/metrics.json",
         log=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/log.csv",
+    log:
+        f"{LOGS}/pretrain/{{method}}/seed{{seed}}.log",
+    params:
+        args=ARGS,
+        # formatted when the job's command is built: the executor (SLURM or not) is known then;
+        # an object, not a string, so Snakemake's params rerun trigger ignores it
+        launch=LAUNCH,
     wildcard_constraints:
         seed=r"\d+",
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm launch {LAUNCH} {ARGS} -- pretrain {ARGS} --method {wildcards.method} --dataset " + PRETRAIN_DATASET
-        + " --seed {wildcards.seed} --no-progress"
+        f"motionmvm launch {{params.launch}} {{params.args}} -- pretrain {{params.args}} --method {{wildcards.method}} "
+        f"--dataset {PRETRAIN_DATASET} --seed {{wildcards.seed}} --no-progress > {{log}} 2>&1"
 
 
 ALL_TARGETS.extend(f"{RUNS}/pretrain/{m}/seed{s}/metrics.json" for m in EXP["methods"] for s in EXP["seeds"])

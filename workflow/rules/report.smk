@@ -1,7 +1,7 @@
 # Results report and provenance audit (orchestration area): rules `audit` and `report`.
 # Both grow with the pipeline: their inputs are whatever the other areas' rules can produce
 # (results table, pretraining logs), checked when the DAG is built, so this file never needs
-# editing when a step is added. GPU steps elsewhere call `motionmvm launch {LAUNCH} -- <step> ...`.
+# editing when a step is added. GPU steps elsewhere call `motionmvm launch {params.launch} -- <step> ...`.
 
 from motionmvm.report import smk as _smk
 
@@ -15,11 +15,15 @@ rule audit:
     output:
         f"{RESULTS}/audit.json",
     log:
-        f"logs/{PROFILE}/audit.log",
+        f"{LOGS}/audit.log",
+    params:
+        args=ARGS,
     resources:
         runtime=30,
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm audit {ARGS} --skip-dvc-lock --out {output} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
+        "motionmvm audit {params.args} --skip-dvc-lock --out {output} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
 
 
 rule report:
@@ -30,11 +34,15 @@ rule report:
         plots=report(directory(f"{RESULTS}/plots"), patterns=["{name}.png"],
                      caption="../report/plots.rst", category="Results"),
     log:
-        f"logs/{PROFILE}/report.log",
+        f"{LOGS}/report.log",
+    params:
+        args=ARGS,
     resources:
         runtime=15,
+    conda:
+        CONDA_ENV
     shell:
-        "motionmvm report {ARGS} > {log} 2>&1"
+        "motionmvm report {params.args} > {log} 2>&1"
 
 
 ALL_TARGETS.extend([f"{RESULTS}/report.html", lambda wc: _smk.audit_target(workflow, RESULTS, _OWN)])

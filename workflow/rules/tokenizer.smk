@@ -12,9 +12,15 @@ rule tokenizer_train:
     output:
         model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
         metrics=f"{RUNS}/tokenizer/{{dataset}}/metrics.json",
+    log:
+        f"{LOGS}/tokenizer_train/{{dataset}}.log",
+    params:
+        args=ARGS,
     priority: 40  # gates demvm's pretraining
+    conda:
+        CONDA_ENV
     shell:
-        f"motionmvm tokenizer train {ARGS} --dataset {{wildcards.dataset}}"
+        "motionmvm tokenizer train {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule tokenizer_encode:
@@ -23,9 +29,15 @@ rule tokenizer_encode:
         model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
     output:
         directory(f"{CACHE}/{{dataset}}/tokens"),
+    log:
+        f"{LOGS}/tokenizer_encode/{{dataset}}.log",
+    params:
+        args=ARGS,
     priority: 40  # gates demvm's pretraining
+    conda:
+        CONDA_ENV
     shell:
-        f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}}"
+        "motionmvm tokenizer encode {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule tokenizer2d_train:
@@ -34,9 +46,15 @@ rule tokenizer2d_train:
     output:
         model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
         metrics=f"{RUNS}/tokenizer2d/{{dataset}}/metrics.json",
+    log:
+        f"{LOGS}/tokenizer2d_train/{{dataset}}.log",
+    params:
+        args=ARGS,
     priority: 40  # gates demvm's pretraining
+    conda:
+        CONDA_ENV
     shell:
-        f"motionmvm tokenizer train {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
+        "motionmvm tokenizer train {params.args} --dataset {wildcards.dataset} --kind 2d > {log} 2>&1"
 
 
 rule tokenizer2d_encode:
@@ -45,9 +63,15 @@ rule tokenizer2d_encode:
         model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
     output:
         directory(f"{CACHE}/{{dataset}}/tokens2d"),
+    log:
+        f"{LOGS}/tokenizer2d_encode/{{dataset}}.log",
+    params:
+        args=ARGS,
     priority: 40  # gates demvm's pretraining
+    conda:
+        CONDA_ENV
     shell:
-        f"motionmvm tokenizer encode {ARGS} --dataset {{wildcards.dataset}} --kind 2d"
+        "motionmvm tokenizer encode {params.args} --dataset {wildcards.dataset} --kind 2d > {log} 2>&1"
 
 
 # DEMVM's targets are needed for the pretraining dataset whenever demvm is pretrained; the 2D

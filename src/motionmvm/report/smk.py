@@ -6,9 +6,9 @@ from motionmvm.launch.core import snakemake_flags
 
 class LaunchFlags:
     """Formats as `--backend submitit` when Snakemake itself runs on SLURM (`--profile slurm`), so
-    GPU rules (localrules calling `motionmvm launch {LAUNCH} -- ...`) dispatch through submitit;
-    empty otherwise (params launch.backend decides). Evaluated when a job's shell command is built,
-    after the executor is known."""
+    GPU rules (localrules with `params: launch=LAUNCH` calling `motionmvm launch {params.launch}
+    -- ...`) dispatch through submitit; empty otherwise (params launch.backend decides).
+    Evaluated when a job's shell command is built, after the executor is known."""
 
     def __init__(self, workflow):
         self.workflow = workflow
