@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
-exec snakemake all --cores "${CORES:-2}" "$@" --config profile="${PROFILE:-small}"
+exec snakemake all --cores "${CORES:-2}" --rerun-incomplete --show-failed-logs "$@" --config profile="${PROFILE:-small}"
