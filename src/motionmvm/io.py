@@ -26,6 +26,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def atomic_torch_save(obj, path: str | Path) -> None:
+    """torch.save `obj` to `path` atomically, byte-reproducibly: saved through a file object, the
+    zip archive's inner folder is torch's fixed "archive" instead of the temporary file's name, so
+    the same tensors always give the same sha256 (DVC and the audit compare checkpoints by hash)."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

@@ -31,10 +31,10 @@ def env(repo: Path, **extra) -> dict:
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
 
 
-def use_smoke_profile(repo: Path, seeds=(0,), mar_percents=(50,)) -> None:
+def use_smoke_profile(repo: Path, seeds=(0,), mar_percents=(50,), methods=None) -> None:
     """Switch the copy to the smoke profile with a smaller experiment shape (one seed, one MAR
-    ratio) so an end-to-end run of every method and protocol fits the test budget. Every method,
-    protocol and reference row stays in the DAG."""
+    ratio) so an end-to-end run of every method and protocol fits the test budget. Every protocol
+    and reference row stays in the DAG; every method too unless `methods` names a subset."""
     import re
 
     params = repo / "params.yaml"
@@ -42,4 +42,7 @@ def use_smoke_profile(repo: Path, seeds=(0,), mar_percents=(50,)) -> None:
     text = re.sub(r"(?m)^(  seeds: ).*$", lambda m: m.group(1) + str(list(seeds)), text, count=1)
     text = re.sub(r"(?m)^(    mask_percents: )\[[^]]*\]", lambda m: m.group(1) + str(list(mar_percents)),
                   text, count=1)
+    if methods is not None:
+        text = re.sub(r"(?m)^(  methods: )\[[^]]*\]", lambda m: m.group(1) + "[" + ", ".join(methods) + "]",
+                      text, count=1)
     params.write_text(text)

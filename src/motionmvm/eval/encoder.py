@@ -88,13 +88,12 @@ def drop_path_override(ckpt: dict, rate: float) -> dict:
 
 def save_encoder(path: str | Path, ckpt_like: dict, encoder: nn.Module) -> None:
     """Write an encoder checkpoint in the format above (atomically)."""
-    from motionmvm.io import atomic_path
+    from motionmvm.io import atomic_torch_save
 
     config = {k: v for k, v in ckpt_like["config"].items()}
-    with atomic_path(path) as tmp:
-        torch.save({"model": ckpt_like["model"], "config": config, "input": input_geometry(encoder),
-                    "method": ckpt_like.get("method"),
-                    "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()}}, tmp)
+    atomic_torch_save({"model": ckpt_like["model"], "config": config, "input": input_geometry(encoder),
+                       "method": ckpt_like.get("method"),
+                       "state_dict": {k: v.detach().cpu() for k, v in encoder.state_dict().items()}}, path)
 
 
 def input_shape(encoder: nn.Module) -> tuple[int, int]:

@@ -189,8 +189,7 @@ def train(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
             "dataset": dataset,
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
     ckpt_path = where["run_dir"] / "tokenizer.pt"
-    with io.atomic_path(ckpt_path) as tmp:
-        torch.save(ckpt, tmp)
+    io.atomic_torch_save(ckpt, ckpt_path)
     metrics = {
         "kind": KINDS[kind], "dataset": dataset, "steps": tcfg["steps"],
         "train_clips": len(train_entries), "eval_clips": int(len(eval_x)),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionmvm.io import atomic_path
+from motionmvm.io import atomic_torch_save
 
 
 def rng_state() -> dict:
@@ -50,8 +50,7 @@ def save(path: str | Path, *, model, optimizer, scheduler, scaler, step: int, me
         "rng": rng_state(),
         "meta": meta,
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    atomic_torch_save(state, path)
 
 
 def load(path: str | Path, *, model, optimizer, scheduler, scaler, meta: dict) -> int:

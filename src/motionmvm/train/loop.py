@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from motionmvm import methods
 from motionmvm.config import params_hash
-from motionmvm.io import atomic_path, write_json
+from motionmvm.io import atomic_torch_save, write_json
 from motionmvm.train import checkpoint as ckpt
 from motionmvm.train.clips import ManifestVideos, MaskedClips
 from motionmvm.train.dist import DistInfo, cleanup, init_from_env
@@ -206,10 +206,9 @@ def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_
     encoder = model.encoder
     enc_cfg = asdict(encoder.cfg) if hasattr(encoder.cfg, "__dataclass_fields__") else dict(encoder.cfg)
     # "input": the clip geometry (frames, size, patch, grid) evaluation rebuilds the encoder at.
-    with atomic_path(run_dir / "encoder.pt") as tmp:
-        torch.save({"state_dict": encoder.state_dict(), "config": enc_cfg,
-                    "model": getattr(model, "encoder_name", type(encoder).__name__),
-                    "method": spec.name, "input": input_geometry(encoder)}, tmp)
+    atomic_torch_save({"state_dict": encoder.state_dict(), "config": enc_cfg,
+                       "model": getattr(model, "encoder_name", type(encoder).__name__),
+                       "method": spec.name, "input": input_geometry(encoder)}, run_dir / "encoder.pt")
     log.publish()
     rows = log.rows()
     if rows:
