@@ -9,6 +9,7 @@ import time
 import numpy as np
 import torch
 
+from _common import machine
 from motionmvm import config
 from motionmvm.data import manifest, sampling, video
 from motionmvm.data.dataset import ClipDataset, make_loader
@@ -22,6 +23,7 @@ def main():
     ap.add_argument("--frames", type=int, default=16)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    print(machine())
     cfg = config.load("params.yaml", args.profile)
     root = f"{cfg['paths']['data']}/{args.profile}/{args.dataset}"
     entries = manifest.load(root, split="train")

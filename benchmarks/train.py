@@ -17,6 +17,7 @@ import torch
 
 from _common import machine, timed
 from motionmvm import config, methods
+from motionmvm.train.loop import clip_side, mask_grid
 from motionmvm.train.optim import build_optimizer
 
 # Dense bf16 tensor-core peak (FLOP/s) by device name fragment (NVIDIA datasheets, no sparsity).
@@ -41,7 +42,6 @@ def random_batch(spec, grid, batch, frames, size, device, traj_len=6, n_codes=No
     out = {"video": torch.randn(batch, 3, frames, size, size, device=device),
            "mask": torch.from_numpy(mask).to(device)}
     if spec.target == "tokens":  # DEMVM: random codebook ids on the token grid
-        n_codes = n_codes or 2
         out["tokens"] = torch.randint(0, n_codes, (batch, *grid), device=device)
     if spec.target == "trajectory":
         t, h, w = grid
@@ -77,11 +77,8 @@ def cpu_benchmark(cfg, names, steps):
         torch.manual_seed(0)
         model = spec.build(cfg)
         opt = build_optimizer(model, spec.optim, p["batch_size"])
-        # ViT methods mask the encoder's token grid; DEMVM (Swin) the tokenizer's grid, at its clip size
-        grid = getattr(model, "grid", None) or model.encoder.cfg.grid
-        size = getattr(model, "clip_size", p["size"])
-        batch = random_batch(spec, grid, p["batch_size"], p["frames"], size, "cpu",
-                             n_codes=cfg["tokenizer"]["n_codes"])
+        batch = random_batch(spec, mask_grid(model), p["batch_size"], p["frames"], clip_side(model, p["size"]),
+                             "cpu", n_codes=cfg["tokenizer"]["n_codes"])
         dt, cpu = time_steps(model, opt, batch, steps, warmup=1)
         print(f"  {name:10s} {p['batch_size'] / dt:8.2f} clips/s wall ({dt * 1000:.0f} ms/step), "
               f"{p['batch_size'] / cpu:8.2f} clips per CPU-second")

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from motionmvm import config  # noqa: E402
-from motionmvm.eval.aggregate import collect  # noqa: E402
-from motionmvm.eval.stats import paired_difference  # noqa: E402
+from motionmvm import config
+from motionmvm.eval.aggregate import collect
+from motionmvm.eval.stats import paired_difference
 
 # (claim, protocol, dataset, better method, worse method): each paper's comparison mapped onto the
 # methods this experiment runs. Comments name the confound where the pair is not a clean ablation.

@@ -114,9 +114,9 @@ class VideoClassifier(nn.Module):
     """encoder.forward_features (mean-pooled [B, D]) -> fc_norm -> dropout -> linear head -> logits [B, K].
 
     ViT: as VideoMAE's fine-tuning model, a LayerNorm on the mean-pooled tokens (`fc_norm`): the
-    mean of many normalised tokens is small and nearly the same for every clip, and without it the
-    head learns from a near-constant input. Linear head initialised small (VideoMAE's init_scale 0.001) so the pretrained features are
-    not disturbed early. Video Swin: the models area's I3D head (`head="i3d"`).
+    mean of many normalised tokens is small and varies little between clips. Linear head
+    initialised small (VideoMAE's init_scale 0.001) so the pretrained features are not disturbed
+    early. Video Swin: the models area's I3D head (`head="i3d"`).
     """
 
     def __init__(self, encoder: nn.Module, embed_dim: int, num_classes: int, head_dropout: float,

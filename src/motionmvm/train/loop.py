@@ -72,8 +72,14 @@ class _StopFlag:
             signal.signal(s, h)
 
 
-def _grid(model) -> tuple[int, int, int]:
+def mask_grid(model) -> tuple[int, int, int]:
+    """The token grid a method's masks are drawn on: DEMVM's tokenizer grid, else the ViT's."""
     return tuple(getattr(model, "grid", None) or model.encoder.cfg.grid)
+
+
+def clip_side(model, default: int) -> int:
+    """The clip side the method trains at: DEMVM's tokenizer size, else `pretrain.size`."""
+    return getattr(model, "clip_size", default)
 
 
 def _provenance(cfg: dict, data_dir: Path, encoder: Path, seed: int, started: float) -> dict:
@@ -110,8 +116,8 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
 
     _seed_everything(seed)
     model = spec.build(cfg).to(dist.device)
-    clips = MaskedClips(videos, spec, grid=_grid(model), num_frames=p["frames"], stride=p["stride"],
-                        size=getattr(model, "clip_size", p["size"]), seed=seed, tubelet=cfg["model"]["tubelet"],
+    clips = MaskedClips(videos, spec, grid=mask_grid(model), num_frames=p["frames"], stride=p["stride"],
+                        size=clip_side(model, p["size"]), seed=seed, tubelet=cfg["model"]["tubelet"],
                         masking_cfg=cfg.get("masking"),
                         motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion",
                         tokens_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset,
