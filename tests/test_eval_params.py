@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("profile", ["smoke", "small", "paper"])
 def test_eval_section_loads(profile):
     ev = config.load(ROOT / "params.yaml", profile)["eval"]
-    assert ev["finetune"]["layer_decay"] == 0.75 and ev["mar"]["recon_weight"] == 0.1
+    assert ev["finetune"]["layer_decay"] == 0.75 and ev["mar"]["recon_weight"] == {"default": 0.1, "k400": 0.01}
     assert ev["fewshot"]["k"] == 2 and ev["fewshot"]["dataset"] == "synth_mimed"
 
 

@@ -93,22 +93,42 @@ def test_block_is_one_contiguous_block():
 
 @pytest.mark.parametrize("ratio,k", [(0.25, 1), (0.5, 2), (0.75, 3)])
 @pytest.mark.parametrize("spatial", ["repeated", "random"])
-@pytest.mark.parametrize("temporal", ["fixed", "shuffled"])
-def test_cell_running_visibility_rate_per_period(ratio, k, spatial, temporal):
+@pytest.mark.parametrize("temporal", ["fixed", "shuffled", "shuffled_period"])
+def test_cell_running_visibility_rate(ratio, k, spatial, temporal):
     m = masking.get("cell_running")((8, 14, 14), ratio, generator=np.random.default_rng(3),
                                      batch=4, spatial=spatial, temporal=temporal)
     assert (m.sum(axis=(2, 3)) == k * 49).all()            # exact count, 49 cells
-    for start in (0, 4):                                   # each period of 4 steps
-        assert (m[:, start:start + 4].sum(axis=1) == k).all()
+    assert (m.sum(axis=1) == 2 * k).all()                  # each token: k of every 4 steps overall
+    if temporal != "shuffled":                             # the full shuffle breaks the periods
+        for start in (0, 4):
+            assert (m[:, start:start + 4].sum(axis=1) == k).all()
     cells = m.reshape(4, 8, 7, 2, 7, 2).sum(axis=(3, 5))
     assert (cells == k).all()                              # k of 4 per cell at every step
 
 
-def test_cell_running_fixed_order_runs_round_the_cell():
-    m = masking.get("cell_running")((4, 2, 2), 0.25, generator=np.random.default_rng(0),
-                                     temporal="fixed", start_state=0)[0]
-    where = [tuple(np.argwhere(m[t])[0]) for t in range(4)]
-    assert where == [(0, 0), (0, 1), (1, 1), (1, 0)]
+def test_cell_running_fixed_order_rotates_in_raster_order():
+    """The official cell list is rotated in raster order (0,0), (0,1), (1,0), (1,1): at 25% the
+    masked token visits them in that order; at 50% the states are top row, anti-diagonal, bottom
+    row, main diagonal (a ring order would give the right and left columns instead)."""
+    run = masking.get("cell_running")
+    m = run((4, 2, 2), 0.25, generator=np.random.default_rng(0), temporal="fixed", start_state=0)[0]
+    assert [tuple(np.argwhere(m[t])[0]) for t in range(4)] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    m = run((4, 2, 2), 0.5, generator=np.random.default_rng(0), temporal="fixed", start_state=0)[0]
+    assert m.astype(int).tolist() == [[[1, 1], [0, 0]], [[0, 1], [1, 0]], [[0, 0], [1, 1]],
+                                      [[1, 0], [0, 1]]]
+
+
+def test_cell_running_shuffle_permutes_every_step():
+    """Official "shuffled": one random permutation of the T' steps per clip (2 copies of each of
+    the 4 states at T' = 8), so two consecutive steps share a state with probability
+    (T'/4 - 1) / (T' - 1) = 1/7 = 0.14; the period-wise shuffle never repeats a state there."""
+    run = masking.get("cell_running")
+    m = run((8, 2, 2), 0.5, generator=np.random.default_rng(0), batch=4000)
+    same = (m[:, 1:] == m[:, :-1]).all(axis=(2, 3)).mean()
+    assert abs(same - 1 / 7) < 0.01
+    p = run((8, 2, 2), 0.5, generator=np.random.default_rng(0), batch=500, temporal="shuffled_period")
+    assert not (p[:, 1:] == p[:, :-1]).all(axis=(2, 3)).any()
+    assert (p[:, :4] == p[:, 4:]).all()                      # the period repeats
 
 
 def test_cell_running_refuses_other_ratios():
@@ -371,12 +391,15 @@ def test_mgmae_on_gpu_matches_cpu():
 @given(t=st.integers(1, 9), h=st.integers(1, 9), w=st.integers(1, 9),
        k=st.sampled_from([1, 2, 3]), seed=st.integers(0, 2**31),
        spatial=st.sampled_from(["repeated", "random"]),
-       temporal=st.sampled_from(["fixed", "shuffled"]))
+       temporal=st.sampled_from(["fixed", "shuffled", "shuffled_period"]))
 def test_cell_running_any_grid(t, h, w, k, seed, spatial, temporal):
     m = masking.get("cell_running")((t, h, w), k / 4, generator=np.random.default_rng(seed),
                                      batch=2, spatial=spatial, temporal=temporal)
     assert m.shape == (2, t, h, w)
-    for start in range(0, t - 3, 4):                     # every full period: k of 4 steps masked
-        assert (m[:, start:start + 4].sum(axis=1) == k).all()
+    if temporal == "fixed":
+        for start in range(0, t - 3, 4):                 # every full period: k of 4 steps masked
+            assert (m[:, start:start + 4].sum(axis=1) == k).all()
+    elif t % 4 == 0:                                     # shuffled: k of every 4 steps overall
+        assert (m.sum(axis=1) == k * t // 4).all()
     if h % 2 == 0 and w % 2 == 0:
         assert (m.sum(axis=(2, 3)) == k * h * w // 4).all()

@@ -102,7 +102,7 @@ def test_cli_flow_and_traj_write_the_documented_layout(tmp_path, motion_clips, m
     assert raw["flow"].dtype == np.int16 and int(raw["scale"]) == 64
     fl = cache.read(root, "flow", "translate")["flow"]
     assert fl.dtype == np.float32 and fl.shape == (FRAMES - 1, 128, 160, 2)
-    assert cache.settings(root, "flow")["quantization"] == {"flow": "int16", "scale": 64}
+    assert cache.settings(root, "flow")["quantization"] == {"flow": "int16", "flow_backward": "int16", "scale": 64}
     tr = cache.read(root, "traj", "translate")
     assert tr["disp"].shape == (FRAMES - 6, 16, 20, 6, 2)
     assert cache.settings(root, "traj")["params"]["bound"] == 20

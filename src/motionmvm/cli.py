@@ -1,32 +1,26 @@
 """`motionmvm <step> ...`: one sub-command per pipeline step.
 
-Each package area (data, motion, masking, ...) may define a module `<area>/cli.py` with a function
-`register(subparsers)` that adds its sub-commands; they are discovered here so adding a step never
-touches this file. Handlers import their heavy dependencies lazily to keep `--help` fast.
+Each package area with commands defines `<area>/cli.py` with a function `register(subparsers)`
+that adds its sub-commands; `CLI_AREAS` lists them (a new area with commands is added there).
+Handlers import their heavy dependencies lazily to keep `--help` fast.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 
 import motionmvm
 from motionmvm.common_args import add_config_args, load_config
 from motionmvm.config import ConfigError
 
+# Package areas that define `<area>/cli.py` (alphabetical: the order of `motionmvm --help`).
+CLI_AREAS = ("data", "datasets", "eval", "launch", "masking", "motion", "report", "tokenizer", "train")
 
-def _discover(subparsers) -> None:
-    for mod in sorted(pkgutil.iter_modules(motionmvm.__path__), key=lambda m: m.name):
-        if not mod.ispkg:
-            continue
-        try:
-            cli = importlib.import_module(f"motionmvm.{mod.name}.cli")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"motionmvm.{mod.name}.cli":
-                continue
-            raise
-        cli.register(subparsers)
+
+def _register_areas(subparsers) -> None:
+    for area in CLI_AREAS:
+        importlib.import_module(f"motionmvm.{area}.cli").register(subparsers)
 
 
 def _config_command(args) -> int:
@@ -44,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = subparsers.add_parser("config", help="validate params.yaml and print the resolved profile")
     add_config_args(show)
     show.set_defaults(func=_config_command)
-    _discover(subparsers)
+    _register_areas(subparsers)
     return parser
 
 

@@ -14,7 +14,7 @@ KINDS = ("mv", "flow", "klt", "traj")
 
 def read_entry(cache_root: str | Path, kind: str, clip_id: str) -> dict[str, np.ndarray]:
     """Arrays of `<cache_root>/<kind>/<clip_id>.npz` (`cache_root` = `cache/<P>/<dataset>/motion`);
-    the int16 `flow` comes back as float32 pixels (int16 / scale)."""
+    the int16 `flow` / `flow_backward` come back as float32 pixels (int16 / scale)."""
     if kind not in KINDS:
         raise ValueError(f"unknown motion cache kind {kind!r}; known: {KINDS}")
     path = Path(cache_root) / kind / f"{clip_id}.npz"
@@ -23,13 +23,16 @@ def read_entry(cache_root: str | Path, kind: str, clip_id: str) -> dict[str, np.
     with np.load(path, allow_pickle=False) as z:
         out = {k: z[k] for k in z.files}
     if kind == "flow":
-        out["flow"] = flow_pixels(out)
+        for key in ("flow", "flow_backward"):
+            if key in out:
+                out[key] = flow_pixels(out, key)
     return out
 
 
-def flow_pixels(entry: dict[str, np.ndarray]) -> np.ndarray:
-    """The `flow` array in float32 pixels: quantised int16 values are divided by `scale`."""
-    flow = np.asarray(entry["flow"])
+def flow_pixels(entry: dict[str, np.ndarray], key: str = "flow") -> np.ndarray:
+    """The `flow` (or `flow_backward`) array in float32 pixels: quantised int16 values are
+    divided by `scale`."""
+    flow = np.asarray(entry[key])
     if np.issubdtype(flow.dtype, np.integer):
         if "scale" not in entry:
             raise ValueError(f"flow cache entry holds {flow.dtype} values but no 'scale' to dequantise them")

@@ -6,7 +6,7 @@ the keyword arrays that the consumers take as they are:
 | kind | returns | consumer |
 |---|---|---|
 | mv   | mv [T, S/4, S/4, 2] float32, mv_missing [T] bool | `masking.get("mgm")(..., **out)` |
-| flow | flow [T-1, S, S, 2] float32 (between consecutive sampled frames) | `masking.get("mgmae")` |
+| flow | flow [T-1, S, S, 2] float32 (between consecutive sampled frames), flow_backward (same, v_{t+1->t}) | `masking.get("mgmae")` |
 | klt  | klt [T, S/p, S/p] uint8 (at the mask grid) | `masking.get("fgdm")` |
 | traj | disp [T', 2S/p, 2S/p, L, 2], hog [..., L, 9] float32, valid [T', 2S/p, 2S/p, L] bool | `targets.trajectory_target` |
 
@@ -22,7 +22,7 @@ import numpy as np
 from motionmvm.clipmotion.cache_io import KINDS, flow_pixels
 from motionmvm.clipmotion.geometry import (ClipGeometry, any_overlap, bilinear_pixels, finish_map,
                                            finish_vectors, nearest_cells)
-from motionmvm.masking.align import compose_flow, select_frames
+from motionmvm.masking.align import compose_flow, compose_flow_backward, select_frames
 from motionmvm.targets.trajectory import gather_trajectories
 
 MV_CELL = 4      # mv cache: one vector per 4 x 4 pixels
@@ -69,18 +69,25 @@ def flow_for_clip(entry, idx, geo: ClipGeometry, *, tubelet_t: int, **_) -> dict
     """Dense flow between consecutive sampled frames, [T-1, S, S, 2]: the stride-1 flows are
     chained at the original resolution first (`align.compose_flow`; content may enter the crop
     from outside it), then bilinear-resampled into the crop. A repeated index (a short video
-    padded by its last frame) gets zero flow."""
+    padded by its last frame) gets zero flow. The cache's backward flow (v_{t+1 -> t}, written by
+    `motionmvm motion flow`) comes back the same way as `flow_backward`; an entry without it (a
+    hand-made one) gives forward flow only."""
     _need(entry, "flow", ("flow",))
-    flow = flow_pixels(entry)
-    if flow.ndim != 4 or flow.shape[-1] != 2:
-        raise ValueError(f"flow cache: flow must be [F-1, H, W, 2], got {flow.shape}")
-    idx = _indices(idx, len(flow) + 1, tubelet_t, "flow")
-    geo.check_inside(flow.shape[1:3], 1, "flow")
-    steps = np.zeros((len(idx) - 1,) + flow.shape[1:], np.float32)
-    for i, (a, c) in enumerate(zip(idx[:-1], idx[1:])):
-        if c > a:
-            steps[i] = flow[a] if c == a + 1 else compose_flow(flow, [a, c])[0]
-    return {"flow": finish_vectors(bilinear_pixels(steps, geo), geo, x_axis=2)}
+    out = {}
+    for key, chain in (("flow", compose_flow), ("flow_backward", compose_flow_backward)):
+        if key not in entry:
+            continue
+        flow = flow_pixels(entry, key)
+        if flow.ndim != 4 or flow.shape[-1] != 2:
+            raise ValueError(f"flow cache: {key} must be [F-1, H, W, 2], got {flow.shape}")
+        idx = _indices(idx, len(flow) + 1, tubelet_t, "flow")
+        geo.check_inside(flow.shape[1:3], 1, "flow")
+        steps = np.zeros((len(idx) - 1,) + flow.shape[1:], np.float32)
+        for i, (a, c) in enumerate(zip(idx[:-1], idx[1:])):
+            if c > a:
+                steps[i] = flow[a] if c == a + 1 else chain(flow, [a, c])[0]   # entry a: a <-> a+1
+        out[key] = finish_vectors(bilinear_pixels(steps, geo), geo, x_axis=2)
+    return out
 
 
 def klt_for_clip(entry, idx, geo: ClipGeometry, *, patch: int, tubelet_t: int, **_) -> dict[str, np.ndarray]:

@@ -82,7 +82,7 @@ def _mar(args) -> int:
     name = f"mar_r{args.mask_percent}" + ("" if args.method == "videomae" else f"_{args.method}")
     out = out or run_dir(cfg, "mar_finetune", name, ds, args.seed)
     m = protocols.mar_finetune(cfg, dataset_dir=ddir, encoder_path=_encoder_path(cfg, args, "mar_finetune"),
-                               out_dir=out, seed=args.seed, ratio=ratio, info=_info(cfg, args))
+                               out_dir=out, seed=args.seed, ratio=ratio, info=_info(cfg, args), dataset=ds)
     print(f"mar-finetune {args.mask_percent}% {ds} seed {args.seed}: top-1 {m['top1']:.4f}, "
           f"{m['gflops_per_view']:.4g} GFLOPs/view ({m['gflops_fraction_of_full']:.2f} of full) -> {out}")
     return 0

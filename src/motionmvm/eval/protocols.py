@@ -83,14 +83,16 @@ def _map_labels(test, source_names: list[str]):
 
 
 def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: Path, seed: int,
-                 ratio: float, info: dict | None = None, log=print) -> dict:
+                 ratio: float, info: dict | None = None, log=print, dataset: str | None = None) -> dict:
     """MAR fine-tuning of the videomae encoder at mask ratio `ratio`; GFLOPs and throughput of the
     MAR test view next to those of the full (unmasked) classifier, counted the same way."""
     from motionmvm import models
-    from motionmvm.eval.mar import BRIDGE, DECODER, CellRunning, MARModel, decoder_state_from_pretraining, mar_loss_fn
+    from motionmvm.eval.mar import (BRIDGE, DECODER, CellRunning, MARModel, decoder_state_from_pretraining,
+                                    mar_loss_fn, recon_weight_for)
 
     ev, ft, mc = cfg["eval"], cfg["eval"]["finetune"], cfg["eval"]["mar"]
     ft = {**ft, **{k: mc[k] for k in ("epochs", "warmup_epochs") if k in mc}}
+    recon_weight = recon_weight_for(mc["recon_weight"], dataset)   # dataset: the name, e.g. k400
     started = _setup(seed, ev["threads"])
     ckpt = enc_mod.read_checkpoint(encoder_path)
     drop = enc_mod.drop_path_override(ckpt, ft["drop_path"])
@@ -118,7 +120,7 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
     modes = cfg.get("masking", {}).get("cell_running", {})
     masks = CellRunning(grid, ratio, seed, modes.get("spatial", "repeated"), modes.get("temporal", "shuffled"))
     loader = make_train_loader(train, ft, frames, ev["stride"], size, seed)
-    history = fit(model, mar_loss_fn(masks, mc["recon_weight"], tubelet, patch), loader, ft, k,
+    history = fit(model, mar_loss_fn(masks, recon_weight, tubelet, patch), loader, ft, k,
                   enc_mod.num_layers(encoder), ft["epochs"], log)
     test = load_bank(dataset_dir, "test", size, ft["max_test_clips"], seed)
 
@@ -138,7 +140,7 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
                      extra={**(info or {}), "method": f"mar_r{round(ratio * 100)}", "mask_ratio": ratio, "gflops_per_view": gflops,
                             "throughput_views_per_s": throughput, "full_finetune_gflops_per_view": full_gflops,
                             "full_finetune_throughput_views_per_s": full_tp, "gflops_fraction_of_full": gflops / full_gflops,
-                            "recon_weight": mc["recon_weight"], "decoder_init": "videomae" if dec_state else "random",
+                            "recon_weight": recon_weight, "decoder_init": "videomae" if dec_state else "random",
                             "epochs": ft["epochs"], "train_clips": len(train), "history": history})
 
 

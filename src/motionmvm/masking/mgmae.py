@@ -3,6 +3,17 @@ backward-warped through the clip with dense flow, pooled to tokens, top-k visibl
 
 Runs in torch: batched, and on the GPU when the flow is a CUDA tensor (`mgmae_torch`); the
 registered `mgmae` returns numpy like every strategy.
+
+Against the official code (MCG-NJU/MGMAE, engine_for_mgmae.py; golden tests in
+tests/test_fidelity_golden.py, choices in docs/fidelity.md):
+- Gaussian centres: HW - int(rho HW) (20 at 14 x 14, rho 0.9) as the official generator; the
+  paper's floor((1 - rho) HW) = 19 is `centres="paper"`. Top-k keeps floor((1 - rho) HW) per step
+  (19; the official int(HW (1 - rho)) gives the same).
+- Frames before the base frame: M_i = phi_B(M_{i+1}, v_{i -> i+1}) (paper eq. 2). The official
+  loop compares `warp_type` with 'backwarp' (never equal to its 'backward'), so it does not swap
+  the frame pair and warps with v_{i+1 -> i}, the wrong direction; not copied.
+- Pixel units: our warp moves by exactly v pixels; the official BackWarp scales v by 2 / W with
+  align_corners=True grids, i.e. by v (W - 1) / W pixels (0.4 % short at 224).
 """
 from __future__ import annotations
 
@@ -17,6 +28,19 @@ from motionmvm.masking.registry import register
 
 HOLE_FILLS = ("tube", "previous", "invisible", "visible", "random")
 HOLE_EPS = 1e-8
+CENTRES = ("official", "paper")
+
+
+def n_centres(tokens: int, rho: float, rule: str = "official") -> int:
+    """Number of Gaussian centres on the base frame for `tokens` = H'W' tokens.
+
+    "official": tokens - int(rho * tokens) (dataset/masking_generator.py; 20 at 196, rho 0.9);
+    "paper": floor((1 - rho) * tokens) (Sec. 3.2; 19). The 1e-9 guards 0.7 * 10 = 6.999..."""
+    if rule not in CENTRES:
+        raise ValueError(f"masking 'mgmae': centres must be one of {CENTRES}, got {rule!r}")
+    if rule == "official":
+        return tokens - int(np.floor(rho * tokens + 1e-9))
+    return int(np.floor((1.0 - rho) * tokens + 1e-9))
 
 
 def gaussian_mixture_map(centres: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
@@ -65,8 +89,9 @@ def invert_forward_flow(fwd: torch.Tensor) -> torch.Tensor:
     """Approximate v_{i -> i-1} from v_{i-1 -> i}: content at x in frame i came from
     y = x + v_{i->i-1}(x) with y + f(y) = x; one fixed-point step from y ~ x - f(x) gives
     v_{i->i-1}(x) ~ -f(x - f(x)). fwd: [B, H, W, 2] -> [B, H, W, 2].
-    Used when no backward flow is given (the caches hold forward flow only); exact for locally
-    constant motion."""
+    Only for callers that give no backward flow (the flow cache stores a real one, computed on
+    the reversed frame pairs, which the pipeline always passes); exact for locally constant
+    motion."""
     sampled = backward_warp(fwd.permute(0, 3, 1, 2), -fwd)       # [B, 2, H, W]
     return -sampled.permute(0, 2, 3, 1)
 
@@ -82,56 +107,24 @@ def _as_flow_tensor(flow, batch: int, what: str, device=None) -> torch.Tensor:
     return t
 
 
-def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
-                 flow_backward=None, hole_fill: str = "tube", tubelet: int = 2,
-                 base_frame: int | None = None, sigma: float | None = None) -> torch.Tensor:
-    """Token-level visibility volume M' [B, T', H', W'] (float, on the flow's device): the warped
-    Gaussian-mixture maps average-pooled over tubelet x q x q. Arguments as in `mgmae_torch`."""
-    name = "mgmae"
-    (t, h, w), rho = check_grid(grid, name), check_ratio(ratio, name, "rho")
-    g, b = check_generator(generator, name), check_batch(batch, name)
-    if hole_fill not in HOLE_FILLS:
-        raise ValueError(f"masking 'mgmae': hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
-    fwd = _as_flow_tensor(flow, b, "flow")
-    dev = fwd.device
-    n_frames = t * tubelet
-    if fwd.shape[1] != n_frames - 1:
-        raise ValueError(f"masking 'mgmae': flow has {fwd.shape[1]} steps; a clip of "
-                         f"T={n_frames} frames (T'={t} x tubelet {tubelet}) needs T-1={n_frames - 1}")
-    ph, pw = fwd.shape[2:4]
-    if ph % h or pw % w:
-        raise ValueError(f"masking 'mgmae': flow size {ph}x{pw} is not a multiple of the token "
-                         f"grid {h}x{w}")
-    bwd = None if flow_backward is None else _as_flow_tensor(flow_backward, b, "flow_backward", dev)
-    if bwd is not None and bwd.shape != fwd.shape:
-        raise ValueError(f"masking 'mgmae': flow_backward shape {tuple(bwd.shape)} != flow shape "
-                         f"{tuple(fwd.shape)}")
-    qy, qx = ph // h, pw // w
-    n_vis = int(np.floor((1.0 - rho) * h * w + 1e-9))
+def warp_maps(base: torch.Tensor, flow: torch.Tensor, flow_backward: torch.Tensor, base_frame: int,
+              hole_fill: str = "tube", random_fill: torch.Tensor | None = None,
+              pool: tuple[int, int] = (1, 1)) -> torch.Tensor:
+    """The masking volume of the clip from the base map (paper eq. 2), each frame average-pooled
+    by `pool` as soon as it exists (only the maps next to the one being built stay at full size).
 
-    # Gaussian mixture on the base frame around N_v random token midpoints.
-    pick = np.argsort(g.random((b, h * w)), axis=1)[:, :n_vis]
-    centres = np.stack(((pick // w + 0.5) * qy, (pick % w + 0.5) * qx), axis=-1)
-    base = gaussian_mixture_map(torch.as_tensor(centres, dtype=torch.float32, device=dev),
-                                (ph, pw), float(sigma or qy)) if n_vis else torch.zeros(b, ph, pw, device=dev)
-    # Holes as in the paper (Sec. 4.2): the map is kept >= 1e-8, so a warped value of exactly 0
-    # means all four bilinear neighbours lay outside the frame (sample point out of bounds).
-    base = base.clamp_min(HOLE_EPS)
-    random_fill = None
-    if hole_fill == "random":
-        random_fill = torch.as_tensor(g.random((n_frames, b, ph, pw)) >= rho,
-                                      device=dev).float().clamp_min(HOLE_EPS)
-
-    b_idx = n_frames // 2 if base_frame is None else int(base_frame)
-    if not 0 <= b_idx < n_frames:
-        raise ValueError(f"masking 'mgmae': base_frame {b_idx} outside 0..{n_frames - 1}")
-    # Only the maps next to the one being built are kept at full resolution; each map is
-    # average-pooled to tokens (q x q) as soon as it exists, then pairs of frames are averaged:
-    # the same as avg_pool3d over tubelet x q x q on the stacked volume, with less memory traffic.
-    pooled = torch.empty(b, n_frames, h, w, dtype=base.dtype, device=dev)
+    base: [B, H, W] (values > 0: a warped 0 marks a hole); flow: [B, T-1, H, W, 2] with
+    flow[:, i] = v_{i -> i+1}; flow_backward: same shape, flow_backward[:, i] = v_{i+1 -> i}.
+    M_i = phi_B(M_{i+1}, v_{i -> i+1}) for i < b and M_i = phi_B(M_{i-1}, v_{i -> i-1}) for i > b;
+    holes take `hole_fill` (see `mgmae_torch`). -> [B, T, H / pool, W / pool].
+    """
+    b, n_frames = base.shape[0], flow.shape[1] + 1
+    qy, qx = pool
+    pooled = torch.empty(b, n_frames, base.shape[1] // qy, base.shape[2] // qx, dtype=base.dtype,
+                         device=base.device)
 
     def keep(i, m):
-        pooled[:, i] = F.avg_pool2d(m[:, None], (qy, qx))[:, 0]
+        pooled[:, i] = F.avg_pool2d(m[:, None], (qy, qx))[:, 0] if (qy, qx) != (1, 1) else m
         return m
 
     def fill(warped, prev, i):
@@ -146,20 +139,70 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
             value = torch.full_like(base, 1.0 if hole_fill == "visible" else HOLE_EPS)
         return torch.where(hole, value, warped)
 
-    prev = keep(b_idx, base)
-    for i in range(b_idx - 1, -1, -1):               # earlier frames: warp M_{i+1} by v_{i->i+1}
-        prev = keep(i, fill(backward_warp(prev, fwd[:, i]), prev, i))
+    prev = keep(base_frame, base)
+    for i in range(base_frame - 1, -1, -1):           # earlier frames: warp M_{i+1} by v_{i->i+1}
+        prev = keep(i, fill(backward_warp(prev, flow[:, i]), prev, i))
     prev = base
-    for i in range(b_idx + 1, n_frames):             # later frames: warp M_{i-1} by v_{i->i-1}
-        v = bwd[:, i - 1] if bwd is not None else invert_forward_flow(fwd[:, i - 1])
-        prev = keep(i, fill(backward_warp(prev, v), prev, i))
+    for i in range(base_frame + 1, n_frames):         # later frames: warp M_{i-1} by v_{i->i-1}
+        prev = keep(i, fill(backward_warp(prev, flow_backward[:, i - 1]), prev, i))
+    return pooled
+
+
+def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
+                 flow_backward=None, hole_fill: str = "tube", tubelet: int = 2,
+                 base_frame: int | None = None, sigma: float | None = None,
+                 centres: str = "official") -> torch.Tensor:
+    """Token-level visibility volume M' [B, T', H', W'] (float, on the flow's device): the warped
+    Gaussian-mixture maps average-pooled over tubelet x q x q. Arguments as in `mgmae_torch`."""
+    name = "mgmae"
+    (t, h, w), rho = check_grid(grid, name), check_ratio(ratio, name, "rho")
+    g, b = check_generator(generator, name), check_batch(batch, name)
+    if hole_fill not in HOLE_FILLS:
+        raise ValueError(f"masking 'mgmae': hole_fill must be one of {HOLE_FILLS}, got {hole_fill!r}")
+    n_c = n_centres(h * w, rho, centres)
+    fwd = _as_flow_tensor(flow, b, "flow")
+    dev = fwd.device
+    n_frames = t * tubelet
+    if fwd.shape[1] != n_frames - 1:
+        raise ValueError(f"masking 'mgmae': flow has {fwd.shape[1]} steps; a clip of "
+                         f"T={n_frames} frames (T'={t} x tubelet {tubelet}) needs T-1={n_frames - 1}")
+    ph, pw = fwd.shape[2:4]
+    if ph % h or pw % w:
+        raise ValueError(f"masking 'mgmae': flow size {ph}x{pw} is not a multiple of the token "
+                         f"grid {h}x{w}")
+    bwd = None if flow_backward is None else _as_flow_tensor(flow_backward, b, "flow_backward", dev)
+    if bwd is not None and bwd.shape != fwd.shape:
+        raise ValueError(f"masking 'mgmae': flow_backward shape {tuple(bwd.shape)} != flow shape "
+                         f"{tuple(fwd.shape)}")
+    if bwd is None:
+        bwd = torch.stack([invert_forward_flow(fwd[:, i]) for i in range(n_frames - 1)], dim=1)
+    qy, qx = ph // h, pw // w
+
+    # Gaussian mixture on the base frame around n_c random token midpoints.
+    pick = np.argsort(g.random((b, h * w)), axis=1)[:, :n_c]
+    xy = np.stack(((pick // w + 0.5) * qy, (pick % w + 0.5) * qx), axis=-1)
+    base = gaussian_mixture_map(torch.as_tensor(xy, dtype=torch.float32, device=dev),
+                                (ph, pw), float(sigma or qy)) if n_c else torch.zeros(b, ph, pw, device=dev)
+    # Holes as in the paper (Sec. 4.2): the map is kept >= 1e-8, so a warped value of exactly 0
+    # means all four bilinear neighbours lay outside the frame (sample point out of bounds).
+    base = base.clamp_min(HOLE_EPS)
+    random_fill = None
+    if hole_fill == "random":
+        random_fill = torch.as_tensor(g.random((n_frames, b, ph, pw)) >= rho,
+                                      device=dev).float().clamp_min(HOLE_EPS)
+
+    b_idx = n_frames // 2 if base_frame is None else int(base_frame)
+    if not 0 <= b_idx < n_frames:
+        raise ValueError(f"masking 'mgmae': base_frame {b_idx} outside 0..{n_frames - 1}")
+    # pooling each frame over q x q, then pairs of frames, is avg_pool3d over tubelet x q x q
+    pooled = warp_maps(base, fwd, bwd, b_idx, hole_fill, random_fill, pool=(qy, qx))
     return pooled.reshape(b, t, tubelet, h, w).mean(dim=2)            # [B, T', H', W']
 
 
 def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
                 flow_backward=None, hole_fill: str = "tube", topk: str = "frame",
                 tubelet: int = 2, base_frame: int | None = None,
-                sigma: float | None = None) -> torch.Tensor:
+                sigma: float | None = None, centres: str = "official") -> torch.Tensor:
     """MGMAE motion-guided mask as a torch bool tensor [B, T', H', W'] on the flow's device.
 
     flow: forward dense flow between consecutive clip frames, [T-1, h, w, 2] or
@@ -169,9 +212,12 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
     (q = patch size) it is the paper's pixel-level volume, at lower resolution a faster
     approximation. sigma: Gaussian width in pixels of the flow map; default q (the patch size at
     that resolution, the paper's sigma = cube size 16).
-    flow_backward: optional v_{i+1 -> i} (same shape); estimated from `flow` otherwise.
+    flow_backward: v_{i+1 -> i} (same shape; the flow cache's `flow_backward`, DIS on the reversed
+    pairs); without it, `invert_forward_flow` estimates it from `flow`.
     ratio = rho; N_v = floor((1 - rho) H'W') visible tokens per step ("frame" top-k) or
-    N_v T' per clip ("clip" top-k). base_frame: default the middle frame T // 2.
+    N_v T' per clip ("clip" top-k). centres: number of Gaussian centres, "official"
+    (H'W' - int(rho H'W')) or "paper" (floor((1 - rho) H'W')), see `n_centres`.
+    base_frame: default the middle frame T // 2.
     hole_fill: what fills pixels whose warp sample left the frame: "tube" (the base map at the
     same position; default, best in Tab. 1e), "previous" (the map being warped), "invisible"
     (0), "visible" (1), "random" (1 with probability 1 - rho).
@@ -182,13 +228,16 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
         raise ValueError(f"masking 'mgmae': topk must be 'frame' or 'clip', got {topk!r}")
     tokens = mgmae_volume(grid, ratio, generator=generator, batch=batch, flow=flow,
                           flow_backward=flow_backward, hole_fill=hole_fill, tubelet=tubelet,
-                          base_frame=base_frame, sigma=sigma)
+                          base_frame=base_frame, sigma=sigma, centres=centres)
     b, t, h, w = tokens.shape
     g = generator
     dev = tokens.device
     n_vis = int(np.floor((1.0 - float(ratio)) * h * w + 1e-9))
-    # tiny noise breaks exact ties (e.g. regions the mixture never reaches) at random
-    noise = torch.as_tensor(g.random(tokens.shape), dtype=tokens.dtype, device=dev) * 1e-7
+    # small noise breaks ties (regions the mixture never reaches; with 20 centres and 19 visible
+    # tokens, the centres' equal peaks) at random: one draw per position for the whole clip, so
+    # equal maps give equal picks at every step (zero flow stays tube masking). 1e-5 is above the
+    # float error of repeated warps (~1e-6) and far below real differences of the map.
+    noise = torch.as_tensor(g.random((b, 1, h, w)), dtype=tokens.dtype, device=dev) * 1e-5
     scores = tokens + noise
     visible = torch.zeros(b, t * h * w, dtype=torch.bool, device=dev)
     if topk == "frame":
@@ -204,7 +253,8 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
 @register("mgmae")
 def mgmae_mask(grid, ratio, *, generator, batch=1, flow=None, flow_backward=None,
                hole_fill: str = "tube", topk: str = "frame", tubelet: int = 2,
-               base_frame: int | None = None, sigma: float | None = None):
+               base_frame: int | None = None, sigma: float | None = None,
+               centres: str = "official"):
     """MGMAE motion-guided masking (paper 002); see `mgmae_torch` for every argument.
 
     flow: dense forward flow between consecutive clip frames [T-1, h, w, 2] (from the flow cache:
@@ -214,4 +264,5 @@ def mgmae_mask(grid, ratio, *, generator, batch=1, flow=None, flow_backward=None
         raise ValueError("masking 'mgmae' needs flow= dense forward flow [T-1, H, W, 2] of the clip")
     return mgmae_torch(grid, ratio, generator=generator, batch=batch, flow=flow,
                        flow_backward=flow_backward, hole_fill=hole_fill, topk=topk,
-                       tubelet=tubelet, base_frame=base_frame, sigma=sigma).cpu().numpy()
+                       tubelet=tubelet, base_frame=base_frame, sigma=sigma,
+                       centres=centres).cpu().numpy()

@@ -12,10 +12,13 @@ import numpy as np
 from motionmvm.masking._common import check_batch, check_generator, check_grid, check_ratio
 from motionmvm.masking.registry import register
 
-# Position of each token of a 2 x 2 cell along the circular path A -> B -> C -> D runs through:
-# (0,0) -> (0,1) -> (1,1) -> (1,0), so masks "run" round the cell one step per time step.
-_RING = np.array([[0, 1], [3, 2]])
+# Raster index of each token of a 2 x 2 cell: (0,0) -> 0, (0,1) -> 1, (1,0) -> 2, (1,1) -> 3. State s
+# masks the k tokens s, s+1, ..., s+k-1 (mod 4) in this order, as the official code rotates its
+# cell list (models/base/agents.py, CellRunningMaskAgent): at 50% the four states are top row,
+# anti-diagonal, bottom row, main diagonal.
+_RASTER = np.array([[0, 1], [2, 3]])
 _CELL_RATIOS = {1: 0.25, 2: 0.5, 3: 0.75}
+TEMPORAL = ("shuffled", "fixed", "shuffled_period")
 
 
 @register("cell_running")
@@ -23,16 +26,17 @@ def cell_running_mask(grid, ratio, *, generator, batch=1, spatial: str = "repeat
                       temporal: str = "shuffled", start_state: int | None = None):
     """MAR cell running masking with 2 x 2 running cells.
 
-    ratio 0.25 / 0.5 / 0.75 masks 1 / 2 / 3 of the 4 tokens of every cell. State A masks the first
-    k tokens along the cell's ring (0,0) -> (0,1) -> (1,1) -> (1,0); state B shifts them one step,
-    and so on (A -> B -> C -> D, period 4 over token time steps), so each token is masked in
-    exactly k and visible in 4 - k of every 4 consecutive steps.
+    ratio 0.25 / 0.5 / 0.75 masks 1 / 2 / 3 of the 4 tokens of every cell. State s masks the k
+    tokens s .. s+k-1 (mod 4) of the cell in raster order; the state advances by one per token
+    time step (A -> B -> C -> D, period 4), so each token is masked in exactly k and visible in
+    4 - k of every 4 consecutive steps of the unshuffled sequence.
 
     spatial: "repeated" (all cells share one random starting state; MAR's training default and
     test mode) or "random" (each cell draws its own starting state).
-    temporal: "shuffled" (training default, Table III: the 4 states of each period follow one
-    random order per clip, so the visibility rate per period still holds) or "fixed" (A, B, C,
-    D, ...; test mode).
+    temporal: "shuffled" (training default, Table III; as the official code: one random
+    permutation of all T' steps of the running sequence per clip, the same for every cell),
+    "fixed" (A, B, C, D, ...; test mode) or "shuffled_period" (this project's earlier reading of
+    the paper: the 4 states in one random order per clip, repeated every period).
     start_state: force the starting state 0..3 (test mode) instead of drawing it.
     Grids with odd H' or W' crop the last cells (their counts are then no longer exact).
     -> bool [B, T', H', W'].
@@ -46,8 +50,8 @@ def cell_running_mask(grid, ratio, *, generator, batch=1, spatial: str = "repeat
                          f"cells, got {ratio}")
     if spatial not in ("repeated", "random"):
         raise ValueError(f"masking 'cell_running': spatial must be 'repeated' or 'random', got {spatial!r}")
-    if temporal not in ("shuffled", "fixed"):
-        raise ValueError(f"masking 'cell_running': temporal must be 'shuffled' or 'fixed', got {temporal!r}")
+    if temporal not in TEMPORAL:
+        raise ValueError(f"masking 'cell_running': temporal must be one of {TEMPORAL}, got {temporal!r}")
     ch, cw = -(-h // 2), -(-w // 2)
     if start_state is not None:
         start = np.full((b, 1, 1), int(start_state) % 4)
@@ -55,16 +59,17 @@ def cell_running_mask(grid, ratio, *, generator, batch=1, spatial: str = "repeat
         start = g.integers(0, 4, size=(b, 1, 1))
     else:
         start = g.integers(0, 4, size=(b, ch, cw))
-    if temporal == "fixed":
-        order = np.broadcast_to(np.arange(4), (b, 4))
+    if temporal == "shuffled":
+        steps = np.argsort(g.random((b, t)), axis=1)                    # step t runs as step perm[t]
+    elif temporal == "shuffled_period":
+        steps = np.argsort(g.random((b, 4)), axis=1)[:, np.arange(t) % 4]
     else:
-        order = np.argsort(g.random((b, 4)), axis=1)
-    steps = order[:, np.arange(t) % 4]                                  # [B, T']
+        steps = np.broadcast_to(np.arange(t), (b, t))
     state = (start[:, None] + steps[:, :, None, None]) % 4              # [B, T', ch|1, cw|1]
     state = np.broadcast_to(state, (b, t, ch, cw))
     state = np.repeat(np.repeat(state, 2, axis=2), 2, axis=3)[:, :, :h, :w]
-    ring = np.tile(_RING, (ch, cw))[:h, :w]
-    return (ring[None, None] - state) % 4 < k
+    pos = np.tile(_RASTER, (ch, cw))[:h, :w]
+    return (pos[None, None] - state) % 4 < k
 
 
 @register("uniform")

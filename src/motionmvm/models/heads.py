@@ -128,31 +128,42 @@ class BridgeConfig:
     num_heads: int = 4
     mlp_ratio: float = 4.0
     num_classes: int = 174
-    dropout: float = 0.5
+    # Paper 003 Table I: dropout 0.1 (both datasets). The official configs set the bridging head's
+    # DROP_OUT to 0.1 on SSv2 and 0 on K400 (docs/fidelity.md).
+    dropout: float = 0.1
     drop_path_rate: float = 0.0
 
 
 class BridgingClassifier(nn.Module):
     """Transformer blocks on the visible tokens only (no position embedding, no mask tokens),
-    layer norm, mean pool, dropout, linear. visible: [B, N_vis, D_enc] -> logits [B, classes]."""
+    then, as the official TransformerBridgingClsHead: mean over tokens, LayerNorm (eps 1e-6),
+    dropout, linear. The paper's eq. 2 (p = phi(h(F_v)), phi = average pooling) does not place
+    the norm; normalising each token before the mean instead changes the logits.
+    The encoder -> bridge projection has no bias (official `encoder_to_cls_decoder`).
+    visible: [B, N_vis, D_enc] -> logits [B, classes]."""
 
     def __init__(self, cfg: BridgeConfig):
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Linear(cfg.encoder_dim, cfg.width) if cfg.encoder_dim != cfg.width else nn.Identity()
+        self.embed = (nn.Linear(cfg.encoder_dim, cfg.width, bias=False)
+                      if cfg.encoder_dim != cfg.width else nn.Identity())
         dpr = torch.linspace(0, cfg.drop_path_rate, cfg.depth).tolist()
         self.blocks = nn.ModuleList([Block(cfg.width, cfg.num_heads, cfg.mlp_ratio, qkv_bias=True,
                                            drop_path=dpr[i]) for i in range(cfg.depth)])
-        self.norm = nn.LayerNorm(cfg.width)
+        self.norm = nn.LayerNorm(cfg.width, eps=1e-6)
         self.dropout = nn.Dropout(cfg.dropout)
         self.fc = nn.Linear(cfg.width, cfg.num_classes)
         self.apply(init_trunc_normal)
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[B, N, width] bridge outputs -> [B, width] classifier features: mean, then LayerNorm."""
+        return self.norm(tokens.mean(dim=1))
 
     def forward(self, visible: torch.Tensor) -> torch.Tensor:
         x = self.embed(visible)
         for blk in self.blocks:
             x = blk(x)
-        return self.fc(self.dropout(self.norm(x).mean(dim=1)))
+        return self.fc(self.dropout(self.pool(x)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
 
-# Modules whose import registers models. Missing ones (not yet written) are skipped.
+# Modules whose import registers models (imported on first use, see the module docstring).
 _MODEL_MODULES = (
     "motionmvm.models.vit",
     "motionmvm.models.videomae_decoder",
@@ -59,11 +59,7 @@ def _load_all() -> None:
     if _loaded:
         return
     for mod in _MODEL_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:  # a real missing dependency inside the module: surface it
-                raise
+        importlib.import_module(mod)
     _loaded = True
 
 

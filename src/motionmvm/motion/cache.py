@@ -62,7 +62,8 @@ def read(cache_root: str | Path, kind: str, clip_id: str, raw: bool = False) -> 
     """Arrays of one cache entry. `cache_root` is `cache/<P>/<dataset>/motion`.
 
     mv:   field float16 [F, H/4, W/4, 2], known bool [F, H/4, W/4], missing bool [F], pict_type, size
-    flow: flow float32 [F-1, H, W, 2] (int16 / scale unless raw=True)
+    flow: flow float32 [F-1, H, W, 2] (v_{t->t+1}) and flow_backward (v_{t+1->t}), both int16 /
+          scale unless raw=True
     klt:  motion_map uint8 [F-1, H/8, W/8], points float32 [N, 4], offsets int64 [F]
     traj: disp float16 [F-L, Gh, Gw, L, 2], hog float16 [F-L, Gh, Gw, L, 9], valid bool [F-L, Gh, Gw, L]
     Every entry also has settings_hash and video_sha256 (0-d str arrays).
@@ -73,5 +74,7 @@ def read(cache_root: str | Path, kind: str, clip_id: str, raw: bool = False) -> 
     with np.load(path, allow_pickle=False) as z:
         out = {k: z[k] for k in z.files}
     if kind == "flow" and not raw:
-        out["flow"] = out["flow"].astype(np.float32) / float(out["scale"])
+        for key in ("flow", "flow_backward"):
+            if key in out:
+                out[key] = out[key].astype(np.float32) / float(out["scale"])
     return out

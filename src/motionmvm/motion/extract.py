@@ -65,7 +65,8 @@ def build_settings(kind: str, mcfg: dict) -> dict:
                  quantization={"field": "float16"})
     elif kind == "flow":
         s.update(_flow_settings(mcfg["flow"]),
-                 quantization={"flow": "int16", "scale": mcfg["flow"]["scale"]})
+                 direction="flow[t] = v_{t -> t+1}; flow_backward[t] = v_{t+1 -> t} (reversed pair)",
+                 quantization={"flow": "int16", "flow_backward": "int16", "scale": mcfg["flow"]["scale"]})
     elif kind == "klt":
         s.update(algorithm="Shi-Tomasi corners + pyramidal Lucas-Kanade (OpenCV)",
                  params=dict(mcfg["klt"]), quantization={"motion_map": "uint8", "points": "float32"})
@@ -96,6 +97,7 @@ def compute_entry(kind: str, video: str | Path, mcfg: dict) -> dict:
 
         scale = mcfg["flow"]["scale"]
         return {"flow": flow.quantize(flow.compute(frames, mcfg["flow"]), scale),
+                "flow_backward": flow.quantize(flow.compute_backward(frames, mcfg["flow"]), scale),
                 "scale": np.array(scale, np.int32)}
     if kind == "klt":
         from motionmvm.motion import klt

@@ -3,6 +3,8 @@
 
 All functions return forward flow `[F-1, H, W, 2]` float32, (dx, dy) in pixels: the content at
 pixel (x, y) of frame t is found at (x + dx, y + dy) in frame t+1 (x right, y down).
+`compute_backward` runs the same algorithm on the reversed pairs: v_{t+1 -> t} (MGMAE warps the
+frames after its base frame with it; inverting forward flow is only exact for constant motion).
 """
 from __future__ import annotations
 
@@ -152,6 +154,13 @@ def compute(frames: np.ndarray, cfg: dict) -> np.ndarray:
         return raft(frames, r.get("weights"), r.get("iterations", 12), r.get("device", "auto"),
                     r.get("batch", 1))
     raise ValueError(f"motion.flow.algorithm {algo!r} unknown; allowed: {list(ALGORITHMS)}")
+
+
+def compute_backward(frames: np.ndarray, cfg: dict) -> np.ndarray:
+    """Backward flow [F-1, H, W, 2]: entry t = v_{t+1 -> t}, the flow from frame t+1 to frame t,
+    estimated directly (the algorithm on the time-reversed video), not by inverting forward flow."""
+    rev = np.ascontiguousarray(frames[::-1])
+    return np.ascontiguousarray(compute(rev, cfg)[::-1])
 
 
 def quantize(flow: np.ndarray, scale: int) -> np.ndarray:
