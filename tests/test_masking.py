@@ -295,6 +295,55 @@ def test_mgm_follows_argmax_with_constant_area():
     assert (mj.sum(axis=(2, 3)) == int(0.75 * 196)).all()
 
 
+def _mgm_peaks_mv(t, h, w, peaks):
+    mv = np.zeros((2 * t, h * 4, w * 4, 2), np.float16)
+    for k, (i, j) in enumerate(peaks):
+        mv[2 * k:2 * k + 2, i * 4:(i + 1) * 4, j * 4:(j + 1) * 4, 0] = 5.0
+    return mv
+
+
+def test_mgm_eq7_square_block_of_side_sqrt_gamma_hw_centred_on_the_argmax():
+    """Paper 004 eq. 7 without jitter: w_t = h_t = w0 = sqrt(gamma H'W') (7 at gamma 0.25 on
+    14 x 14) and [x_t, y_t] = centre - w_t / 2 with the centre at the top-1 magnitude token.
+    The exact mask is pinned: a strip, a block of another aspect or an off-centre block fails."""
+    t, h, w = 8, 14, 14
+    peaks = [(3, 3), (4, 5), (6, 7), (7, 9), (8, 10), (9, 9), (7, 6), (6, 4)]
+    m = masking.get("mgm")((t, h, w), 0.25, generator=np.random.default_rng(0), batch=3,
+                           mv=_mgm_peaks_mv(t, h, w, peaks), jitter=0)
+    for k in range(1, t):
+        i, j = peaks[k]
+        expect = np.zeros((h, w), bool)
+        expect[i - 3:i + 4, j - 3:j + 4] = True          # centre (i + 0.5, j + 0.5) - 3.5
+        assert (m[:, k] == expect).all(), k
+    ys, xs = np.nonzero(m[0, 0])                        # step 0: random corner, same square
+    assert (ys.max() - ys.min() + 1, xs.max() - xs.min() + 1, len(ys)) == (7, 7, 49)
+
+
+def test_mgm_eq7_jitter_keeps_a_rectangle_whose_steps_sum_to_zero():
+    """With jitter, w_t = w_{t-1} + s_xt, h_t = h_{t-1} + s_yt, sum s_xt = sum s_yt = 0: the
+    first and last steps have w0 x h0; every step is one rectangle of w_t columns (full rows plus
+    at most one left-aligned partial row) holding exactly floor(gamma H'W') tokens."""
+    t, h, w = 8, 14, 14
+    gamma, k = 0.75, int(0.75 * 196)
+    w0 = round(np.sqrt(gamma * h * w))                  # 12
+    peaks = [(7, 7)] * t
+    m = masking.get("mgm")((t, h, w), gamma, generator=np.random.default_rng(5), batch=16,
+                           mv=_mgm_peaks_mv(t, h, w, peaks), jitter=1)
+    widths = np.zeros((16, t), int)
+    for b in range(16):
+        for s in range(t):
+            ys, xs = np.nonzero(m[b, s])
+            width = xs.max() - xs.min() + 1
+            widths[b, s] = width
+            rows = m[b, s].sum(axis=1)[ys.min():ys.max() + 1]
+            assert len(ys) == k
+            assert (rows[:-1] == width).all() and 0 < rows[-1] <= width   # one partial row at most
+            assert m[b, s, ys.max(), xs.min()]                           # left-aligned
+    assert (np.abs(widths - w0) <= 1).all()
+    assert (widths[:, 0] == w0).all() and (widths[:, -1] == w0).all()   # sum_t s_xt = 0
+    assert len(np.unique(widths)) > 1                                     # it does jitter
+
+
 def test_mgm_optical_flow_guidance_and_missing_frames():
     t, h, w = 8, 14, 14
     flow = np.zeros((2 * t, h * 16, w * 16, 2), np.float32)
