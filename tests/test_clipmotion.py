@@ -33,6 +33,24 @@ def test_flow_composed_over_stride_two_doubles_a_translation():
     np.testing.assert_allclose(out["flow"][..., 1], -4.0 * SY, atol=1e-4)
 
 
+def test_backward_flow_is_chained_from_the_later_frame_and_follows_the_crop():
+    """flow_backward[t] = v_{t+1 -> t}: over stride 2, v_{c->a}(x) = v_{c->c-1}(x) +
+    v_{c-1->a}(x + v_{c->c-1}(x)). A field growing with x (0.1 x px) chains to 0.1 x + 0.1 (1.1 x)
+    = 0.21 x, not 0.2 x; the crop / resize / flip apply as to forward flow."""
+    from motionmvm.masking.align import compose_flow_backward
+
+    f = np.zeros((4, H, W, 2), np.float32)
+    f[..., 0] = 0.1 * np.arange(W, dtype=np.float32)[None, None]
+    two = compose_flow_backward(f, [0, 2])[0, :, :40, 0]
+    np.testing.assert_allclose(two, np.broadcast_to(0.21 * np.arange(40, dtype=np.float32), two.shape), atol=1e-3)
+    entry = {"flow": const_flow(), "flow_backward": -const_flow()}
+    out = motion_for_clip(entry, "flow", [0, 2, 4, 6], CROP, True, S, 8, 2)
+    np.testing.assert_allclose(out["flow_backward"][..., 0], 6.0 * SX, atol=1e-4)
+    np.testing.assert_allclose(out["flow_backward"][..., 1], 4.0 * SY, atol=1e-4)
+    assert "flow_backward" not in motion_for_clip({"flow": const_flow()}, "flow", [0, 1], CROP,
+                                                  False, S, 8, 1)
+
+
 def test_flow_repeated_index_is_zero_and_int16_cache_is_dequantised():
     q = np.round(const_flow() * 16).astype(np.int16)
     out = motion_for_clip({"flow": q, "scale": np.float32(16)}, "flow", [6, 7, 8, 8],

@@ -159,6 +159,18 @@ def test_cell_running_masks_for_mar():
     assert torch.equal(cr.test(2)[0], cr.test(2)[1])
 
 
+def test_mar_reconstruction_weight_per_dataset():
+    """lambda: the paper's 0.1 (Table IX, SSv2) by default, the official K400 config's 0.01 on
+    K400 (params eval.mar.recon_weight); a plain number applies everywhere."""
+    from motionmvm import config
+    from motionmvm.eval.mar import recon_weight_for
+
+    setting = config.load("params.yaml", "paper")["eval"]["mar"]["recon_weight"]
+    assert recon_weight_for(setting, "k400") == 0.01
+    assert recon_weight_for(setting, "ssv2") == recon_weight_for(setting, None) == 0.1
+    assert recon_weight_for(0.4, "k400") == 0.4
+
+
 def test_mar_protocol_end_to_end(doubles, monkeypatch):
     import sys
 

@@ -99,3 +99,19 @@ def test_pixel_methods_and_mme_share_one_model_and_the_shared_targets_and_heads(
     for model in (vmae, mme):
         out = model({"video": video, "mask": mask})
         torch.testing.assert_close(out["target"].reshape(expected.shape), expected)
+
+
+def test_draw_mask_hands_each_strategy_only_the_motion_it_reads():
+    """The flow cache gives flow and flow_backward; MGMAE takes both, MGM's flow-guidance
+    ablation only the forward flow (no unexpected keyword)."""
+    from motionmvm.methods.masks import draw_mask
+    from motionmvm.methods.spec import MethodSpec
+
+    rng = np.random.default_rng(0)
+    flow = np.zeros((7, 32, 32, 2), np.float32)
+    flow[..., 0] = 2.0
+    motion = {"flow": flow, "flow_backward": -flow}
+    for name, ratio in (("mgmae", 0.75), ("mgm", 0.5)):
+        spec = MethodSpec(name=name, masking=name, mask_ratio=ratio, target="pixel", builder=None)
+        m = draw_mask(spec, (4, 4, 4), 0, rng, motion)
+        assert m.shape == (4, 4, 4) and m.dtype == np.bool_

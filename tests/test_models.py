@@ -259,6 +259,27 @@ def test_bridging_classifier_under_eval_argument_names():
     assert (default.cfg.width, default.cfg.depth, default.cfg.num_heads) == (512, 2, 4)  # paper 003
 
 
+def test_bridging_classifier_averages_then_normalises():
+    """Official TransformerBridgingClsHead: logits = fc(dropout(LayerNorm(mean_n(blocks(x)))));
+    normalising each token before the mean gives other logits. Paper Table I dropout 0.1."""
+    torch.manual_seed(0)
+    bridge = models.build("mar_bridging_classifier", embed_dim=48, num_classes=7, dim=32, depth=1,
+                          num_heads=4).eval()
+    assert bridge.cfg.dropout == 0.1 and bridge.norm.eps == 1e-6 and bridge.embed.bias is None
+    with torch.no_grad():
+        bridge.norm.weight.uniform_(0.5, 1.5)
+        bridge.norm.bias.uniform_(-0.5, 0.5)
+        x = torch.randn(3, 9, 48) * 3 + torch.randn(3, 1, 48)
+        h = bridge.embed(x)
+        for blk in bridge.blocks:
+            h = blk(h)
+        expect = bridge.fc(bridge.norm(h.mean(dim=1)))
+        per_token_first = bridge.fc(bridge.norm(h).mean(dim=1))
+        got = bridge(x)
+    torch.testing.assert_close(got, expect)
+    assert (got - per_token_first).abs().max() > 1e-2
+
+
 def test_swin_exposes_feature_width_and_input_size():
     enc = models.build("swin3d_t", depths=(1, 1, 1, 1), num_frames=8, img_size=64)
     assert enc.embed_dim == enc.num_features == 768  # forward_features width (8C), not C

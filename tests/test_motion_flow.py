@@ -32,6 +32,17 @@ def test_flow_matches_known_translation(translate, algo):
         assert np.median(np.abs(fl[t][bg])) < 0.1
 
 
+def test_backward_flow_is_measured_from_the_later_frame(translate):
+    """flow_backward[t] = v_{t+1 -> t}: inside the object *as placed in frame t+1* it is
+    -VELOCITY (DIS on the reversed pair, not an inversion of the forward field)."""
+    bw = flow.compute_backward(translate, {"algorithm": "dis"})
+    assert bw.shape == (FRAMES - 1, H, W, 2) and bw.dtype == np.float32
+    for t in range(FRAMES - 1):
+        x0, y0, x1, y1 = object_box(t + 1)
+        inner = bw[t, y0 + 6: y1 - 6, x0 + 6: x1 - 6].reshape(-1, 2)
+        assert np.all(np.abs(np.median(inner, 0) + np.asarray(VELOCITY)) <= 0.3), (t, np.median(inner, 0))
+
+
 def test_flow_quantisation_round_trip():
     rng = np.random.default_rng(0)
     f = rng.normal(0, 8, (2, 5, 7, 2)).astype(np.float32)
