@@ -103,9 +103,10 @@ def test_mgmae_centre_count_and_topk_count_match_the_official_code():
 def test_mgmae_gaussian_mixture_matches_the_official_map():
     from motionmvm.masking.mgmae import gaussian_mixture_map
 
-    ours = gaussian_mixture_map(_pixel_centres(MG["vitb_centres_token"], 16)[None], (224, 224), 16.0)
+    ours = gaussian_mixture_map(_pixel_centres(MG["vitb_centres_token"], 16)[None], (224, 224), 16.0,
+                                "official")
     np.testing.assert_allclose(ours[0].numpy(), MG["vitb_map"], atol=1e-6)
-    small = gaussian_mixture_map(_pixel_centres(MG["centres_token"], 8), (32, 32), 8.0)
+    small = gaussian_mixture_map(_pixel_centres(MG["centres_token"], 8), (32, 32), 8.0, "official")
     np.testing.assert_allclose(small.numpy(), MG["init_map"], atol=1e-6)
 
 

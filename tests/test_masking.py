@@ -116,6 +116,10 @@ def test_cell_running_fixed_order_rotates_in_raster_order():
     m = run((4, 2, 2), 0.5, generator=np.random.default_rng(0), temporal="fixed", start_state=0)[0]
     assert m.astype(int).tolist() == [[[1, 1], [0, 0]], [[0, 1], [1, 0]], [[0, 0], [1, 1]],
                                       [[1, 0], [0, 1]]]
+    ring = run((4, 2, 2), 0.5, generator=np.random.default_rng(0), temporal="fixed", start_state=0,
+               order="ring")[0]
+    assert ring.astype(int).tolist() == [[[1, 1], [0, 0]], [[0, 1], [0, 1]], [[0, 0], [1, 1]],
+                                         [[1, 0], [1, 0]]]
 
 
 def test_cell_running_shuffle_permutes_every_step():
@@ -266,33 +270,26 @@ def test_mgmae_zero_flow_is_tube_masking():
 
 
 def test_gaussian_mixture_map_formula():
+    """official: max of exp(-d^2 / s^2); paper (default): sum of exp(-d^2 / (2 s^2)) (the
+    mixture sum_i N(c_i, s^2)). Ratios of pixel values pin each form."""
     from motionmvm.masking.mgmae import gaussian_mixture_map
     c = torch.tensor([[[8.0, 8.0], [8.0, 40.0]]])
-    m = gaussian_mixture_map(c, (16, 48), 16.0)
+    m = gaussian_mixture_map(c, (16, 48), 16.0, "official")
     assert m.max() == pytest.approx(np.exp(-2 * (0.5 / 16) ** 2), rel=1e-4) or m.max() == 1.0
     # value at pixel centre (y=7.5, x=23.5): max of the two Gaussians, normalised
     expected = np.exp(-((0.5 / 16) ** 2 + (15.5 / 16) ** 2)) / np.exp(-2 * (0.5 / 16) ** 2)
     assert float(m[0, 7, 23]) == pytest.approx(expected, rel=1e-4)
 
+    def g(y, x, cy, cx):
+        return np.exp(-0.5 * (((y - cy) / 16) ** 2 + ((x - cx) / 16) ** 2))
 
-def test_mgm_follows_argmax_with_constant_area():
-    t, h, w = 8, 14, 14
-    mv = np.zeros((2 * t, h * 4, w * 4, 2), np.float16)
-    peaks = [(3, 3), (4, 5), (6, 7), (7, 9), (8, 10), (9, 9), (7, 6), (6, 4)]
-    for k, (i, j) in enumerate(peaks):
-        mv[2 * k:2 * k + 2, i * 4:(i + 1) * 4, j * 4:(j + 1) * 4, 0] = 5.0
-    gamma = 0.25                                         # 49 tokens: 7 x 7 block
-    m = masking.get("mgm")((t, h, w), gamma, generator=np.random.default_rng(0), batch=3,
-                           mv=mv, jitter=0)
-    assert (m.sum(axis=(2, 3)) == 49).all()
-    for b in range(3):
-        for k in range(1, t):
-            ys, xs = np.nonzero(m[b, k])
-            assert (ys.mean() + 0.5, xs.mean() + 0.5) == pytest.approx(
-                (peaks[k][0] + 0.5, peaks[k][1] + 0.5), abs=0.51)
-    # with jitter the area stays exact and the width changes
-    mj = masking.get("mgm")((t, h, w), 0.75, generator=np.random.default_rng(1), batch=8, mv=mv)
-    assert (mj.sum(axis=(2, 3)) == int(0.75 * 196)).all()
+    def mix(y, x):
+        return g(y, x, 8, 8) + g(y, x, 8, 40)
+
+    p = gaussian_mixture_map(c, (16, 48), 16.0)
+    assert float(p.max()) == pytest.approx(1.0)
+    assert float(p[0, 7, 23] / p[0, 7, 7]) == pytest.approx(mix(7.5, 23.5) / mix(7.5, 7.5), rel=1e-4)
+    assert float(p[0, 0, 40] / p[0, 7, 7]) == pytest.approx(mix(0.5, 40.5) / mix(7.5, 7.5), rel=1e-4)
 
 
 def _mgm_peaks_mv(t, h, w, peaks):

@@ -65,22 +65,23 @@ class CellRunning:
     """Masks from `motionmvm.masking.get("cell_running")` for a token grid (T', H', W')."""
 
     def __init__(self, grid: tuple[int, int, int], ratio: float, seed: int, spatial: str = "repeated",
-                 temporal: str = "shuffled"):
+                 temporal: str = "shuffled", order: str = "raster"):
         from motionmvm import masking
 
         self.fn = masking.get("cell_running")
         self.grid, self.ratio = tuple(grid), ratio
         self.spatial, self.temporal = spatial, temporal  # training modes (params masking.cell_running)
+        self.order = order
         self.rng = np.random.default_rng(seed)
 
     def train(self, batch: int) -> torch.Tensor:
         m = self.fn(self.grid, self.ratio, generator=self.rng, batch=batch, spatial=self.spatial,
-                    temporal=self.temporal)
+                    temporal=self.temporal, order=self.order)
         return torch.from_numpy(np.ascontiguousarray(m)).reshape(batch, -1)
 
     def test(self, batch: int) -> torch.Tensor:
         m = self.fn(self.grid, self.ratio, generator=np.random.default_rng(0), batch=batch,
-                    spatial="repeated", temporal="fixed", start_state=0)
+                    spatial="repeated", temporal="fixed", start_state=0, order=self.order)
         return torch.from_numpy(np.ascontiguousarray(m)).reshape(batch, -1)
 
 

@@ -118,7 +118,8 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
                              f"{dec_kw}: {exc}") from exc
     model = MARModel(encoder, bridge, decoder)
     modes = cfg.get("masking", {}).get("cell_running", {})
-    masks = CellRunning(grid, ratio, seed, modes.get("spatial", "repeated"), modes.get("temporal", "shuffled"))
+    masks = CellRunning(grid, ratio, seed, modes.get("spatial", "repeated"), modes.get("temporal", "shuffled"),
+                        modes.get("order", "raster"))
     loader = make_train_loader(train, ft, frames, ev["stride"], size, seed)
     history = fit(model, mar_loss_fn(masks, recon_weight, tubelet, patch), loader, ft, k,
                   enc_mod.num_layers(encoder), ft["epochs"], log)

@@ -6,6 +6,8 @@ registered `mgmae` returns numpy like every strategy.
 
 Against the official code (MCG-NJU/MGMAE, engine_for_mgmae.py; golden tests in
 tests/test_fidelity_golden.py, choices in docs/fidelity.md):
+- Base map: the paper's sum of N(c_i, sigma^2) by default; `gaussian="official"` is the
+  official max of exp(-d^2 / sigma^2).
 - Gaussian centres: HW - int(rho HW) (20 at 14 x 14, rho 0.9) as the official generator; the
   paper's floor((1 - rho) HW) = 19 is `centres="paper"`. Top-k keeps floor((1 - rho) HW) per step
   (19; the official int(HW (1 - rho)) gives the same).
@@ -43,20 +45,31 @@ def n_centres(tokens: int, rho: float, rule: str = "official") -> int:
     return int(np.floor((1.0 - rho) * tokens + 1e-9))
 
 
-def gaussian_mixture_map(centres: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
-    """Initial visibility map of the base frame.
+GAUSSIANS = ("paper", "official")
 
-    centres: [B, N, 2] pixel (y, x) of the chosen tokens' midpoints. Each centre contributes
-    exp(-((dx/s)^2 + (dy/s)^2)) (the official code's form: no 1/2 in the exponent), combined by
-    pixel-wise max and divided by the map's max. -> [B, H, W] in [0, 1].
+
+def gaussian_mixture_map(centres: torch.Tensor, size: tuple[int, int], sigma: float,
+                         form: str = "paper") -> torch.Tensor:
+    """Initial visibility map of the base frame, divided by its max. -> [B, H, W] in [0, 1].
+
+    centres: [B, N, 2] pixel (y, x) of the chosen tokens' midpoints.
+    form "paper" (Sec. 3.2): the mixture sum_i N(c_i, sigma^2), i.e. the sum of
+    exp(-d^2 / (2 sigma^2)); "official" (MixGaussianInitialMaskingGenerator, method 'max'):
+    the pixel-wise max of exp(-d^2 / sigma^2) (no 1/2: a narrower bump, sigma / sqrt(2)).
     """
+    if form not in GAUSSIANS:
+        raise ValueError(f"masking 'mgmae': gaussian must be one of {GAUSSIANS}, got {form!r}")
     h, w = size
+    k = 0.5 if form == "paper" else 1.0
     ys = torch.arange(h, dtype=torch.float32, device=centres.device) + 0.5
     xs = torch.arange(w, dtype=torch.float32, device=centres.device) + 0.5
-    gy = torch.exp(-((ys[None, None] - centres[..., 0:1]) / sigma) ** 2)     # [B, N, H]
-    gx = torch.exp(-((xs[None, None] - centres[..., 1:2]) / sigma) ** 2)     # [B, N, W]
-    # separable Gaussian: max over centres of the outer products
-    m = (gy[..., :, None] * gx[..., None, :]).amax(dim=1)                    # [B, H, W]
+    gy = torch.exp(-k * ((ys[None, None] - centres[..., 0:1]) / sigma) ** 2)     # [B, N, H]
+    gx = torch.exp(-k * ((xs[None, None] - centres[..., 1:2]) / sigma) ** 2)     # [B, N, W]
+    # separable Gaussians: sum (or max) over centres of the outer products
+    if form == "paper":
+        m = torch.einsum("bnh,bnw->bhw", gy, gx)
+    else:
+        m = (gy[..., :, None] * gx[..., None, :]).amax(dim=1)
     return m / m.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
 
 
@@ -151,7 +164,7 @@ def warp_maps(base: torch.Tensor, flow: torch.Tensor, flow_backward: torch.Tenso
 def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
                  flow_backward=None, hole_fill: str = "tube", tubelet: int = 2,
                  base_frame: int | None = None, sigma: float | None = None,
-                 centres: str = "official") -> torch.Tensor:
+                 centres: str = "official", gaussian: str = "paper") -> torch.Tensor:
     """Token-level visibility volume M' [B, T', H', W'] (float, on the flow's device): the warped
     Gaussian-mixture maps average-pooled over tubelet x q x q. Arguments as in `mgmae_torch`."""
     name = "mgmae"
@@ -182,7 +195,7 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
     pick = np.argsort(g.random((b, h * w)), axis=1)[:, :n_c]
     xy = np.stack(((pick // w + 0.5) * qy, (pick % w + 0.5) * qx), axis=-1)
     base = gaussian_mixture_map(torch.as_tensor(xy, dtype=torch.float32, device=dev),
-                                (ph, pw), float(sigma or qy)) if n_c else torch.zeros(b, ph, pw, device=dev)
+                                (ph, pw), float(sigma or qy), gaussian) if n_c else torch.zeros(b, ph, pw, device=dev)
     # Holes as in the paper (Sec. 4.2): the map is kept >= 1e-8, so a warped value of exactly 0
     # means all four bilinear neighbours lay outside the frame (sample point out of bounds).
     base = base.clamp_min(HOLE_EPS)
@@ -202,7 +215,8 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
 def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
                 flow_backward=None, hole_fill: str = "tube", topk: str = "frame",
                 tubelet: int = 2, base_frame: int | None = None,
-                sigma: float | None = None, centres: str = "official") -> torch.Tensor:
+                sigma: float | None = None, centres: str = "official",
+                gaussian: str = "paper") -> torch.Tensor:
     """MGMAE motion-guided mask as a torch bool tensor [B, T', H', W'] on the flow's device.
 
     flow: forward dense flow between consecutive clip frames, [T-1, h, w, 2] or
@@ -216,7 +230,9 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
     pairs); without it, `invert_forward_flow` estimates it from `flow`.
     ratio = rho; N_v = floor((1 - rho) H'W') visible tokens per step ("frame" top-k) or
     N_v T' per clip ("clip" top-k). centres: number of Gaussian centres, "official"
-    (H'W' - int(rho H'W')) or "paper" (floor((1 - rho) H'W')), see `n_centres`.
+    (H'W' - int(rho H'W')) or "paper" (floor((1 - rho) H'W')), see `n_centres`. gaussian: the
+    base map's form, "paper" (sum of N(c_i, sigma^2)) or "official" (max of exp(-d^2/sigma^2)),
+    see `gaussian_mixture_map`.
     base_frame: default the middle frame T // 2.
     hole_fill: what fills pixels whose warp sample left the frame: "tube" (the base map at the
     same position; default, best in Tab. 1e), "previous" (the map being warped), "invisible"
@@ -228,7 +244,7 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
         raise ValueError(f"masking 'mgmae': topk must be 'frame' or 'clip', got {topk!r}")
     tokens = mgmae_volume(grid, ratio, generator=generator, batch=batch, flow=flow,
                           flow_backward=flow_backward, hole_fill=hole_fill, tubelet=tubelet,
-                          base_frame=base_frame, sigma=sigma, centres=centres)
+                          base_frame=base_frame, sigma=sigma, centres=centres, gaussian=gaussian)
     b, t, h, w = tokens.shape
     g = generator
     dev = tokens.device
@@ -254,7 +270,7 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
 def mgmae_mask(grid, ratio, *, generator, batch=1, flow=None, flow_backward=None,
                hole_fill: str = "tube", topk: str = "frame", tubelet: int = 2,
                base_frame: int | None = None, sigma: float | None = None,
-               centres: str = "official"):
+               centres: str = "official", gaussian: str = "paper"):
     """MGMAE motion-guided masking (paper 002); see `mgmae_torch` for every argument.
 
     flow: dense forward flow between consecutive clip frames [T-1, h, w, 2] (from the flow cache:
@@ -265,4 +281,4 @@ def mgmae_mask(grid, ratio, *, generator, batch=1, flow=None, flow_backward=None
     return mgmae_torch(grid, ratio, generator=generator, batch=batch, flow=flow,
                        flow_backward=flow_backward, hole_fill=hole_fill, topk=topk,
                        tubelet=tubelet, base_frame=base_frame, sigma=sigma,
-                       centres=centres).cpu().numpy()
+                       centres=centres, gaussian=gaussian).cpu().numpy()

@@ -16,14 +16,17 @@ from motionmvm.masking.registry import register
 # masks the k tokens s, s+1, ..., s+k-1 (mod 4) in this order, as the official code rotates its
 # cell list (models/base/agents.py, CellRunningMaskAgent): at 50% the four states are top row,
 # anti-diagonal, bottom row, main diagonal.
-_RASTER = np.array([[0, 1], [2, 3]])
+# "ring" (option) is this project's earlier reading of Fig. 3(e), "masks run circularly":
+# (0,0) -> (0,1) -> (1,1) -> (1,0), at 50% top row, right column, bottom row, left column.
+_ORDERS = {"raster": np.array([[0, 1], [2, 3]]), "ring": np.array([[0, 1], [3, 2]])}
 _CELL_RATIOS = {1: 0.25, 2: 0.5, 3: 0.75}
 TEMPORAL = ("shuffled", "fixed", "shuffled_period")
 
 
 @register("cell_running")
 def cell_running_mask(grid, ratio, *, generator, batch=1, spatial: str = "repeated",
-                      temporal: str = "shuffled", start_state: int | None = None):
+                      temporal: str = "shuffled", start_state: int | None = None,
+                      order: str = "raster"):
     """MAR cell running masking with 2 x 2 running cells.
 
     ratio 0.25 / 0.5 / 0.75 masks 1 / 2 / 3 of the 4 tokens of every cell. State s masks the k
@@ -38,6 +41,7 @@ def cell_running_mask(grid, ratio, *, generator, batch=1, spatial: str = "repeat
     "fixed" (A, B, C, D, ...; test mode) or "shuffled_period" (this project's earlier reading of
     the paper: the 4 states in one random order per clip, repeated every period).
     start_state: force the starting state 0..3 (test mode) instead of drawing it.
+    order: "raster" (official) or "ring" (the cell's tokens in circular order).
     Grids with odd H' or W' crop the last cells (their counts are then no longer exact).
     -> bool [B, T', H', W'].
     """
@@ -50,6 +54,8 @@ def cell_running_mask(grid, ratio, *, generator, batch=1, spatial: str = "repeat
                          f"cells, got {ratio}")
     if spatial not in ("repeated", "random"):
         raise ValueError(f"masking 'cell_running': spatial must be 'repeated' or 'random', got {spatial!r}")
+    if order not in _ORDERS:
+        raise ValueError(f"masking 'cell_running': order must be one of {sorted(_ORDERS)}, got {order!r}")
     if temporal not in TEMPORAL:
         raise ValueError(f"masking 'cell_running': temporal must be one of {TEMPORAL}, got {temporal!r}")
     ch, cw = -(-h // 2), -(-w // 2)
@@ -68,7 +74,7 @@ def cell_running_mask(grid, ratio, *, generator, batch=1, spatial: str = "repeat
     state = (start[:, None] + steps[:, :, None, None]) % 4              # [B, T', ch|1, cw|1]
     state = np.broadcast_to(state, (b, t, ch, cw))
     state = np.repeat(np.repeat(state, 2, axis=2), 2, axis=3)[:, :, :h, :w]
-    pos = np.tile(_RASTER, (ch, cw))[:h, :w]
+    pos = np.tile(_ORDERS[order], (ch, cw))[:h, :w]
     return (pos[None, None] - state) % 4 < k
 
 

@@ -29,7 +29,7 @@ def strategy_kwargs(section: dict, name: str, *, epoch: float | None = None,
     if name == "mgmae":
         sigma = cfg.pop("sigma", "patch")
         base = cfg.pop("base_frame", "middle")
-        kw = {k: v for k, v in cfg.items() if k in ("hole_fill", "topk", "centres")}
+        kw = {k: v for k, v in cfg.items() if k in ("hole_fill", "topk", "centres", "gaussian")}
         if sigma != "patch":
             kw["sigma"] = float(sigma)
         if base != "middle":
