@@ -187,8 +187,13 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
     if bwd is not None and bwd.shape != fwd.shape:
         raise ValueError(f"masking 'mgmae': flow_backward shape {tuple(bwd.shape)} != flow shape "
                          f"{tuple(fwd.shape)}")
-    if bwd is None:
-        bwd = torch.stack([invert_forward_flow(fwd[:, i]) for i in range(n_frames - 1)], dim=1)
+    b_idx = n_frames // 2 if base_frame is None else int(base_frame)
+    if not 0 <= b_idx < n_frames:
+        raise ValueError(f"masking 'mgmae': base_frame {b_idx} outside 0..{n_frames - 1}")
+    if bwd is None:                     # only the steps after the base frame read it
+        bwd = torch.zeros_like(fwd)
+        for i in range(b_idx, n_frames - 1):
+            bwd[:, i] = invert_forward_flow(fwd[:, i])
     qy, qx = ph // h, pw // w
 
     # Gaussian mixture on the base frame around n_c random token midpoints.
@@ -204,9 +209,6 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
         random_fill = torch.as_tensor(g.random((n_frames, b, ph, pw)) >= rho,
                                       device=dev).float().clamp_min(HOLE_EPS)
 
-    b_idx = n_frames // 2 if base_frame is None else int(base_frame)
-    if not 0 <= b_idx < n_frames:
-        raise ValueError(f"masking 'mgmae': base_frame {b_idx} outside 0..{n_frames - 1}")
     # pooling each frame over q x q, then pairs of frames, is avg_pool3d over tubelet x q x q
     pooled = warp_maps(base, fwd, bwd, b_idx, hole_fill, random_fill, pool=(qy, qx))
     return pooled.reshape(b, t, tubelet, h, w).mean(dim=2)            # [B, T', H', W']
