@@ -101,17 +101,9 @@ def compute_entry(kind: str, video: str | Path, mcfg: dict) -> dict:
         from motionmvm.motion import klt
 
         return klt.extract(frames, mcfg["klt"])
-    from motionmvm.motion import flow, traj
+    from motionmvm.motion import traj
 
-    t = mcfg["traj"]
-    # Track in the geometry the clip is trained at: grid spacing, HOG cell and the flow bound are
-    # pixels of the training clip, not of the source video (docs/fidelity.md, MME).
-    small = traj.resize_short_side(frames, t.get("short_side"))
-    out = traj.trajectories(small, flow.compute(small, mcfg["flow"]), t["length"], t["patch"],
-                            t["bound"], t["hog_bins"], t["hog_cell"])
-    out["source_hw"] = np.array(frames.shape[1:3], np.int32)
-    out["tracked_hw"] = np.array(small.shape[1:3], np.int32)
-    return out
+    return traj.extract(frames, mcfg["traj"], mcfg["flow"])
 
 
 def process_clip(kind: str, clip_id: str, video: str, out: str, settings_hash: str,

@@ -116,3 +116,18 @@ def trajectories(frames: np.ndarray, flow: np.ndarray, length: int = 6, patch: i
     return {"disp": disp.reshape(starts, gh, gw, length, 2).astype(np.float16),
             "hog": hog.reshape(starts, gh, gw, length, bins).astype(np.float16),
             "valid": valid.reshape(starts, gh, gw, length)}
+
+
+def extract(frames: np.ndarray, tcfg: dict, flow_cfg: dict) -> dict[str, np.ndarray]:
+    """The `traj` cache entry of a video: frames resized to `tcfg["short_side"]` (the training
+    clip's geometry: grid spacing, HOG cell and flow bound are then clip pixels, whatever the
+    source resolution), dense flow with params `motion.flow`, trajectories, plus `source_hw` and
+    `tracked_hw` so that clipmotion can map a clip's crop (source pixels) into the tracked frames."""
+    from motionmvm.motion import flow
+
+    small = resize_short_side(frames, tcfg.get("short_side"))
+    out = trajectories(small, flow.compute(small, flow_cfg), tcfg["length"], tcfg["patch"],
+                       tcfg["bound"], tcfg["hog_bins"], tcfg["hog_cell"])
+    out["source_hw"] = np.array(frames.shape[1:3], np.int32)
+    out["tracked_hw"] = np.array(small.shape[1:3], np.int32)
+    return out
