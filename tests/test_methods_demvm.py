@@ -43,7 +43,7 @@ def test_demvm_pretrains_through_the_loop(project, method):
     enc = torch.load(tmp / method / "encoder.pt", weights_only=True)
     assert enc["model"] == "swin3d_tiny"
     # metrics.json says which 2D init the encoder had (none here) and the encoder lr it trained at
-    assert m["encoder_init"] == {"kind": "none"} and m["encoder_lr_mult"] == 1.0
+    assert m["encoder_2d_init"] == {"kind": "none"} and m["encoder_lr_mult"] == 1.0
 
 
 def _swin2d_file(tmp_path):
@@ -76,9 +76,9 @@ def test_stratified_encoder_lr_only_with_2d_init(project, tmp_path):
     _, path = _swin2d_file(tmp_path)
     inited = spec.build({**cfg, "model": {**cfg["model"], "swin_init": str(path)}})
     assert _lrs(inited, spec) == (pytest.approx(5e-5 * 5e-3), pytest.approx(5e-5))
-    assert inited.encoder_init["kind"] == "file" and inited.encoder_init["path"] == str(path.resolve())
+    assert inited.encoder_2d_init["kind"] == "file" and inited.encoder_2d_init["path"] == str(path.resolve())
     import hashlib
-    assert inited.encoder_init["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert inited.encoder_2d_init["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_swin_init_by_timm_name_and_its_errors(project, tmp_path, monkeypatch):
@@ -96,7 +96,7 @@ def test_swin_init_by_timm_name_and_its_errors(project, tmp_path, monkeypatch):
     monkeypatch.setattr(timm, "create_model", fake_create)
     name = "swin_tiny_patch4_window7_224.ms_in1k"
     model = spec.build({**cfg, "model": {**cfg["model"], "swin_init": name}})
-    assert asked == [(name, True)] and model.encoder_init == {"kind": "timm", "name": name}
+    assert asked == [(name, True)] and model.encoder_2d_init == {"kind": "timm", "name": name}
     torch.testing.assert_close(model.encoder.layers[0].blocks[0].attn.qkv.weight,
                                net2d.layers[0].blocks[0].attn.qkv.weight)
 

@@ -108,7 +108,7 @@ def build_demvm(cfg: dict, spec: MethodSpec) -> DEMVMModel:
     model = DEMVMModel(encoder, decoder, (p["frames"] // 2, size // 8, size // 8))
     model.clip_size = size  # the loop samples clips at this size
     model.encoder_name = m["swin"]
-    model.encoder_init = init  # written to metrics.json
+    model.encoder_2d_init = init  # written to metrics.json
     # The stratified encoder lr only with 2D init (train/optim.py reads this over the spec's).
     model.encoder_lr_mult = spec.optim.encoder_lr_mult if init["kind"] != "none" else 1.0
     return model

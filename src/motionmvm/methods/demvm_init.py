@@ -2,7 +2,7 @@
 encoder. `model.swin_init` is a local state dict file (torch.save of a timm Swin) or a timm model
 name (e.g. `swin_base_patch4_window7_224.ms_in22k_ft_in1k`), whose pretrained weights timm fetches
 (needs internet, or timm's / Hugging Face's local cache). The result says which init was used;
-the pretraining run writes it to metrics.json as `encoder_init`.
+the pretraining run writes it to metrics.json as `encoder_2d_init`.
 """
 from __future__ import annotations
 
