@@ -134,3 +134,22 @@ def test_swin_stage_blocks_are_not_read_as_vit_blocks():
 
     assert layer_id("encoder.layers.3.blocks.1.mlp.fc1.weight", 12) == 13
     assert layer_id("encoder.blocks.1.mlp.fc1.weight", 12) == 2
+
+
+def test_mar_model_decays_only_the_encoder_blocks():
+    """MAR fine-tunes encoder + bridge + reconstruction decoder. As VideoMAE's get_num_layer_for_vit
+    (only names starting with `blocks` are layers), the decoder's own `decoder.blocks.<i>` sit at
+    the top (scale 1.0); matching them as encoder depth gave the decoder decayed rates."""
+    from motionmvm.eval.mar import MARModel
+    from eval_doubles import MeanBridge
+
+    torch.manual_seed(0)
+    decoder = torch.nn.Module()
+    decoder.blocks = torch.nn.ModuleList(torch.nn.Linear(16, 16) for _ in range(2))
+    model = MARModel(TinyEncoder(depth=3), MeanBridge(16, 5), decoder)
+    scale, groups = _scales(model, 3)
+    assert scale["decoder.blocks.0.weight"] == 1.0 and scale["bridge.fc.weight"] == 1.0
+    assert scale["encoder.blocks.0.1.weight"] == pytest.approx(0.75 ** 3)
+    assert max(scale.values()) == 1.0
+    by_layer = sorted((g["layer_id"], g["lr_scale"]) for g in groups)
+    assert all(a[1] <= b[1] for a, b in zip(by_layer, by_layer[1:]))
