@@ -192,11 +192,16 @@ def test_paper_recipe_for_the_paper_profile():
     p = out["pretrain"]
     assert (p["epochs"], p["warmup_epochs"], p["frames"], p["size"]) == (10, 0, 16, 224)
     assert p["batch_size"] * 4 * p["accum_steps"] == 24 and out["model"]["swin"] == "swin3d_b"
-    assert out["eval"]["finetune"]["epochs"] == 30
+    ft = out["eval"]["finetune"]
+    assert ft["epochs"] == 30 and ft["warmup_epochs"] == 0 and ft["weight_decay"] == 1e-5
+    # the evaluation's lr rule (base_lr x batch x repeated_aug / 256) gives the paper's 5e-5
+    assert ft["base_lr"] * ft["batch_size"] * ft["repeated_aug"] / 256 == pytest.approx(5e-5)
+    assert ft["batch_size"] == 24
     s = out["masking"]["fgdm"]["pmr"]
     assert s["total_epochs"] == 100 and out["masking"]["fgdm"]["p_den"] == 0.7
     assert pmr(s["spa_start"], s["spa_end"], p["epochs"], s["total_epochs"]) == pytest.approx(0.458, abs=1e-3)
     assert PAPER_RECIPE["pretrain_datasets"] == ("ucf101", "hmdb51")
     assert cfg["pretrain"]["epochs"] == 800   # the shared profile itself is untouched
+    config.validate(out, config.load_schema("params.yaml"))        # still a valid configuration
     with pytest.raises(ValueError, match="does not split"):
         paper_config(cfg, world=5)
