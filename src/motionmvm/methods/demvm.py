@@ -45,7 +45,9 @@ PAPER_RECIPE = {
     # image weights to MVM); augmentation is the shared recipe's (the paper is silent on it).
     "finetune": {"epochs": 30, "batch": 24, "lr": 5e-5, "weight_decay": 1e-5, "warmup_epochs": 0,
                  "datasets": ("ucf101", "hmdb51", "mimetics")},
-    "swin_init": "swin_base_patch4_window7_224.ms_in22k_ft_in1k",
+    # "pre-trained weights on ImageNet [12]" (sec. 3.4): ImageNet-1K Swin-B. Not set by
+    # paper_config: a timm name needs internet (or a local file); the experiment passes it.
+    "swin_init": "swin_base_patch4_window7_224.ms_in1k",
 }
 
 
