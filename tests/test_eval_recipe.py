@@ -98,3 +98,58 @@ def test_fewshot_draws_deterministic_and_balanced():
     assert len(set(a.tolist())) == 10
     with pytest.raises(ValueError, match="fewer than k"):
         draw_shots(labels, 8, 5, seed=0, draw=0)
+
+
+def _scales(model, num_layers, decay=0.75):
+    groups = param_groups_llrd(model, weight_decay=0.05, layer_decay=decay, num_layers=num_layers)
+    assert sum(len(g["params"]) for g in groups) == len([p for p in model.parameters() if p.requires_grad])
+    return {n: g["lr_scale"] for g in groups for n in g["param_names"]}, groups
+
+
+@pytest.mark.parametrize("name", ["vit_micro", "swin3d_tiny"])
+def test_lr_scales_of_every_encoder_kind_the_evaluation_builds(name):
+    """Every encoder kind (ViT: layer-wise decay; Video Swin: none): scales in (0, 1], the head at
+    1.0, and never larger for a shallower layer (a Swin stage's block j once got 0.75 ** -j)."""
+    from motionmvm import models
+    from motionmvm.eval.encoder import embed_dim, head_kind, num_layers
+
+    enc = models.build(name, num_frames=4, img_size=32)
+    model = VideoClassifier(enc, embed_dim(enc), 5, 0.0, head=head_kind(name))
+    depth = num_layers(enc)
+    scale, groups = _scales(model, depth)
+    assert max(scale.values()) == 1.0 and min(scale.values()) > 0
+    assert all(s == 1.0 for n, s in scale.items() if not n.startswith("encoder."))
+    by_layer = sorted((g["layer_id"], g["lr_scale"]) for g in groups)
+    assert all(a[1] <= b[1] for a, b in zip(by_layer, by_layer[1:])), by_layer
+    if name.startswith("swin"):
+        assert depth == 0 and set(scale.values()) == {1.0}
+    else:
+        assert depth == len(enc.blocks) > 1
+        assert scale["encoder.blocks.0.norm1.weight"] == pytest.approx(0.75 ** depth)
+        assert min(scale.values()) == pytest.approx(0.75 ** (depth + 1))   # embeddings
+
+
+def test_swin_stage_blocks_are_not_read_as_vit_blocks():
+    from motionmvm.eval.recipe import layer_id
+
+    assert layer_id("encoder.layers.3.blocks.1.mlp.fc1.weight", 12) == 13
+    assert layer_id("encoder.blocks.1.mlp.fc1.weight", 12) == 2
+
+
+def test_mar_model_decays_only_the_encoder_blocks():
+    """MAR fine-tunes encoder + bridge + reconstruction decoder. As VideoMAE's get_num_layer_for_vit
+    (only names starting with `blocks` are layers), the decoder's own `decoder.blocks.<i>` sit at
+    the top (scale 1.0); matching them as encoder depth gave the decoder decayed rates."""
+    from motionmvm.eval.mar import MARModel
+    from eval_doubles import MeanBridge
+
+    torch.manual_seed(0)
+    decoder = torch.nn.Module()
+    decoder.blocks = torch.nn.ModuleList(torch.nn.Linear(16, 16) for _ in range(2))
+    model = MARModel(TinyEncoder(depth=3), MeanBridge(16, 5), decoder)
+    scale, groups = _scales(model, 3)
+    assert scale["decoder.blocks.0.weight"] == 1.0 and scale["bridge.fc.weight"] == 1.0
+    assert scale["encoder.blocks.0.1.weight"] == pytest.approx(0.75 ** 3)
+    assert max(scale.values()) == 1.0
+    by_layer = sorted((g["layer_id"], g["lr_scale"]) for g in groups)
+    assert all(a[1] <= b[1] for a, b in zip(by_layer, by_layer[1:]))

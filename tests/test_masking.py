@@ -449,3 +449,55 @@ def test_cell_running_any_grid(t, h, w, k, seed, spatial, temporal):
         assert (m.sum(axis=1) == k * t // 4).all()
     if h % 2 == 0 and w % 2 == 0:
         assert (m.sum(axis=(2, 3)) == k * h * w // 4).all()
+
+
+def test_fgdm_counts_inside_and_outside_follow_eqs_8_to_14():
+    """Paper 000 eqs 8-14 pinned on a fixed motion region over many seeds: |V| = 70 of 196 tokens,
+    P_spa 0.4, P_den 0.7 -> N_den = 54.88, N_spr = 23.52 masked tokens per masked step, drawn
+    per token (binomial: P_act = 54.88 / 70, P_bg = 23.52 / 126). Fails for P_act = P_den x P_spa
+    (no |V| normalisation), for an exact-count draw, and for swapped dense/sparse regions."""
+    klt = _fgdm_klt(region=(slice(2, 7), slice(0, 14)))   # rows 2..6: |V| = 70
+    v = np.zeros((14, 14), bool)
+    v[2:7, :] = True
+    m = masking.get("fgdm")(GRID, 0.4, generator=np.random.default_rng(3), batch=500,
+                            klt=klt, p_den=0.7, p_tmp=1.0)
+    inside = m[..., v].sum(-1).ravel()                    # per (clip, step) counts
+    outside = m[..., ~v].sum(-1).ravel()
+    assert inside.mean() == pytest.approx(0.7 * 0.4 * 196, abs=0.3)
+    assert outside.mean() == pytest.approx(0.3 * 0.4 * 196, abs=0.3)
+    p_act, p_bg = 0.7 * 0.4 * 196 / 70, 0.3 * 0.4 * 196 / 126
+    assert inside.std() == pytest.approx(np.sqrt(70 * p_act * (1 - p_act)), rel=0.1)
+    assert outside.std() == pytest.approx(np.sqrt(126 * p_bg * (1 - p_bg)), rel=0.1)
+
+
+def test_fgdm_falls_back_when_only_the_background_ratio_exceeds_one():
+    """|V| = 182, |1 - V| = 14: P_act = 0.56 x 196 / 182 <= 1 but P_bg = 0.24 x 196 / 14 > 1, so
+    both regions use P_spa (clipping P_bg to 1 would mask the whole background)."""
+    klt = _fgdm_klt(region=(slice(0, 13), slice(0, 14)))
+    v = np.zeros((14, 14), bool)
+    v[0:13, :] = True
+    m = masking.get("fgdm")(GRID, 0.8, generator=np.random.default_rng(4), batch=400,
+                            klt=klt, p_den=0.7, p_tmp=1.0)
+    assert m[..., v].mean() == pytest.approx(0.8, abs=0.01)
+    assert m[..., ~v].mean() == pytest.approx(0.8, abs=0.02)
+
+
+def test_fgdm_ptmp_picks_each_step_equally_often_and_leaves_the_others_visible():
+    """floor(P_tmp T') of the T' token steps carry the spatial mask, chosen uniformly (not always
+    the first ones); the other steps are fully visible."""
+    m = masking.get("fgdm")(GRID, 0.8, generator=np.random.default_rng(5), batch=2000,
+                            klt=_fgdm_klt(), p_tmp=0.3)
+    touched = m.any(axis=(2, 3))                          # [B, T'] (0.8 x 196 tokens: never empty)
+    assert (touched.sum(1) == int(0.3 * 8)).all()
+    assert np.allclose(touched.mean(0), 2 / 8, atol=0.04)
+    per_step = m.sum(axis=(2, 3))
+    assert (per_step[~touched] == 0).all()
+    assert per_step[touched].mean() == pytest.approx(0.8 * 196, abs=1.0)
+
+
+def test_pmr_takes_fractional_epochs():
+    """PMR rises "by the iterations": progress in fractional epochs (step / steps_per_epoch)."""
+    assert masking.pmr(0.3, 0.8, 0.5, 100) == pytest.approx(0.3 + 0.5 * np.sqrt(0.005))
+    steps = np.arange(0, 50) / 50                          # the first epoch, 50 steps
+    p = masking.pmr(0.3, 0.9, steps, 100)
+    assert np.all(np.diff(p) > 0) and p[-1] == pytest.approx(0.3 + 0.6 * np.sqrt(0.98 / 100))

@@ -104,7 +104,10 @@ def test_cli_flow_and_traj_write_the_documented_layout(tmp_path, motion_clips, m
     assert fl.dtype == np.float32 and fl.shape == (FRAMES - 1, 128, 160, 2)
     assert cache.settings(root, "flow")["quantization"] == {"flow": "int16", "flow_backward": "int16", "scale": 64}
     tr = cache.read(root, "traj", "translate")
-    assert tr["disp"].shape == (FRAMES - 6, 16, 20, 6, 2)
+    # smoke tracks at its clip geometry: 128 x 160 frames resized to the short side 32, patch 8
+    assert tr["disp"].shape == (FRAMES - 6, 8, 10, 6, 2)
+    assert tuple(tr["source_hw"]) == (128, 160) and tuple(tr["tracked_hw"]) == (32, 40)
+    assert cache.settings(root, "traj")["params"]["short_side"] == 32
     assert cache.settings(root, "traj")["params"]["bound"] == 20
 
 

@@ -106,14 +106,14 @@ def test_trajectory_target_patch_norm_and_layout():
     disp, hog, valid = _traj_cache()
     tr = gather_trajectories(disp, hog, valid, np.arange(4), tubelet=2)
     batch = {k: v[None] for k, v in tr.items()}
-    tgt, val = targets.trajectory_target(batch["disp"], batch["hog"], batch["valid"])
+    tgt, val = targets.trajectory_target(batch["disp"], batch["hog"], batch["valid"], norm="patch")
     d_pos, d_shape = 4 * 3 * 2, 4 * 3 * 9
     assert tgt.shape == (1, 2 * 2 * 2, d_pos + d_shape) and val.all()
     pos = tgt[0, :, :d_pos]
     assert torch.allclose(pos.mean(-1), torch.zeros(8), atol=1e-4)
     assert torch.allclose(pos.std(-1), torch.ones(8), atol=1e-3)
     # unnormalised: token (t=0, h=1, w=0) holds points (2..3, 0..1) in (a, c, l, d) order
-    raw, _ = targets.trajectory_target(batch["disp"], batch["hog"], batch["valid"], patch_norm=False)
+    raw, _ = targets.trajectory_target(batch["disp"], batch["hog"], batch["valid"], norm="none")
     expect = torch.from_numpy(tr["disp"][0, 2:4, 0:2].astype(np.float32)).reshape(-1)
     assert torch.equal(raw[0, 2, :d_pos], expect)
 
@@ -168,3 +168,27 @@ def test_token_target_and_cross_entropy_on_masked_only():
         targets.token_loss(torch.zeros(2, 18, 3), ids + 3, mask)
     with pytest.raises(ValueError, match="integer"):
         targets.token_target(torch.rand(2, 2, 3, 3))
+
+
+def test_trajectory_target_per_step_norm_is_over_the_k_trajectories():
+    """Default norm (official MME): each (step, coordinate) over the K = 4 trajectories of a patch.
+    A rigidly moving patch -> 0; a patch where one point moves differently is non-zero; invalid
+    trajectories are left out of the statistics."""
+    disp, hog, valid = _traj_cache()
+    disp[0, 0:2, 0:2] = disp[0, 0, 0]                             # patch (0, 0) of start 0 rigid
+    disp[0, 0:2, 2:4] = disp[0, 0, 2]
+    disp[0, 1, 3] += 1.0                                          # patch (0, 1): one point differs
+    disp[0, 2:4, 0:2] = disp[0, 2, 0]
+    disp[0, 3, 1] = 50.0                                          # patch (1, 0): odd point invalid
+    valid[0, 3, 1] = False
+    tr = gather_trajectories(disp, hog, valid, np.arange(4), tubelet=2)
+    batch = {k: v[None] for k, v in tr.items()}
+    tgt, val = targets.trajectory_target(batch["disp"], batch["hog"], batch["valid"])
+    d_pos = 4 * 3 * 2
+    assert torch.equal(tgt[0, 0, :d_pos], torch.zeros(d_pos))
+    assert tgt[0, 1, :d_pos].abs().max() > 0.5
+    assert torch.equal(tgt[0, 2, :d_pos], torch.zeros(d_pos)) and not val[0, 2, :d_pos].all()
+    pos = tgt[0, 4:, :d_pos].reshape(-1, 4, 3 * 2)                # other tokens: zero mean over K
+    assert torch.allclose(pos.mean(1), torch.zeros(pos.shape[0], 6), atol=1e-5)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        targets.trajectory_target(batch["disp"], batch["hog"], batch["valid"], norm="nope")

@@ -17,6 +17,8 @@ mirrors the grid and negates dx. Time alignment follows `motionmvm.masking.align
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from motionmvm.clipmotion.cache_io import KINDS, flow_pixels
@@ -114,7 +116,9 @@ def traj_for_clip(entry, idx, geo: ClipGeometry, *, patch: int, tubelet_t: int,
     frame idx[tubelet_t k], over the next L frames of the stride-1 video; starts without a cached
     trajectory are invalid. Space: the clip needs K = 4 points per p x p patch of the resized
     clip, i.e. a grid of spacing p/2 from p/4 (2S/p points per side). The cache has such a grid
-    with spacing cache_patch/2 in original pixels (cache_patch defaults to `patch`). Each clip
+    with spacing cache_patch/2 in the tracked frames' pixels (cache_patch defaults to `patch`):
+    the source video resized to the short side `motion.traj.short_side` when the entry records
+    `source_hw` / `tracked_hw` (the crop box is mapped there), else the original pixels. Each clip
     point takes the nearest cache point (the cache point whose p/2 cell holds the clip point's
     original position); displacements are rescaled to output pixels. When (S/w) * cache_patch
     = patch the points coincide exactly; otherwise each clip point is at most a quarter
@@ -126,6 +130,8 @@ def traj_for_clip(entry, idx, geo: ClipGeometry, *, patch: int, tubelet_t: int,
     """
     _need(entry, "traj", ("disp", "hog", "valid"))
     disp, hog, valid = (np.asarray(entry[k]) for k in ("disp", "hog", "valid"))
+    if "tracked_hw" in entry:   # tracked on resized frames (motion.traj.short_side): map the crop there
+        geo = tracked_geometry(geo, entry["source_hw"], entry["tracked_hw"])
     if disp.ndim != 5 or disp.shape[-1] != 2:
         raise ValueError(f"traj cache: disp must be [F-L, Gh, Gw, L, 2], got {disp.shape}")
     spacing = (cache_patch or patch) / 2.0
@@ -142,6 +148,13 @@ def traj_for_clip(entry, idx, geo: ClipGeometry, *, patch: int, tubelet_t: int,
         out_hog = out_hog[..., ::-1].copy()
     return {"disp": finish_vectors(pick["disp"], geo, x_axis=2), "hog": out_hog,
             "valid": finish_map(pick["valid"], geo, x_axis=2)}
+
+
+def tracked_geometry(geo: ClipGeometry, source_hw, tracked_hw) -> ClipGeometry:
+    """`geo` (crop in source pixels) expressed in the pixels of frames resized from source_hw to
+    tracked_hw."""
+    sy, sx = (float(t) / float(s) for t, s in zip(tracked_hw, source_hw))
+    return dataclasses.replace(geo, x0=geo.x0 * sx, y0=geo.y0 * sy, w=geo.w * sx, h=geo.h * sy)
 
 
 def _token_grid(geo: ClipGeometry, patch: int, kind: str) -> tuple[int, int]:

@@ -105,7 +105,9 @@ def input_shape(encoder: nn.Module) -> tuple[int, int]:
 
 
 def num_layers(encoder: nn.Module) -> int:
-    """Transformer depth for layer-wise lr decay (0 = no `blocks`: decay off)."""
+    """Depth for layer-wise lr decay: a ViT's number of `blocks`; 0 (decay off) for Video Swin,
+    whose official fine-tuning uses no layer-wise decay (its stages hold `layers.<s>.blocks.<j>`,
+    not a flat `blocks` list)."""
     blocks = getattr(encoder, "blocks", None)
     return len(blocks) if isinstance(blocks, nn.ModuleList) else 0
 

@@ -9,7 +9,9 @@ import re
 import torch
 from torch import nn
 
-_BLOCK = re.compile(r"(?:^|\.)blocks\.(\d+)\.")
+# A ViT block sits directly under the classifier's encoder (`encoder.blocks.<i>.`); Video Swin's
+# `encoder.layers.<s>.blocks.<j>.` must not match (its j restarts in every stage).
+_BLOCK = re.compile(r"^(?:encoder\.)?blocks\.(\d+)\.")
 _EMBED = ("patch_embed", "pos_embed", "cls_token")
 
 
@@ -26,22 +28,24 @@ def layer_id(name: str, num_layers: int) -> int:
 
 def param_groups_llrd(model: nn.Module, weight_decay: float, layer_decay: float,
                       num_layers: int) -> list[dict]:
-    """AdamW groups with `lr_scale = layer_decay ** (num_layers + 1 - layer_id)`.
+    """AdamW groups with `lr_scale = layer_decay ** (num_layers + 1 - layer_id)` (VideoMAE's
+    layer-wise decay for a ViT of `num_layers` blocks); `num_layers=0` switches the decay off:
+    every parameter gets lr_scale 1.0 (Video Swin: its official fine-tuning configs use no
+    layer-wise decay, see docs/fidelity.md).
 
     Biases, norms and other 1-D parameters and position embeddings get no weight decay (VideoMAE).
-    Encoders without `blocks.<i>` (e.g. Swin stages) put every encoder parameter at layer 0 only if
-    they are embeddings; otherwise at the top: pass num_layers=0 to switch the decay off.
     """
     groups: dict[tuple, dict] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         no_wd = p.ndim == 1 or name.endswith(".bias") or "pos_embed" in name or "token" in name
-        lid = layer_id(name, num_layers)
+        lid = layer_id(name, num_layers) if num_layers > 0 else 0
         key = (lid, no_wd)
         if key not in groups:
             groups[key] = {"params": [], "param_names": [], "weight_decay": 0.0 if no_wd else weight_decay,
-                           "lr_scale": layer_decay ** (num_layers + 1 - lid), "layer_id": lid}
+                           "lr_scale": layer_decay ** (num_layers + 1 - lid) if num_layers > 0 else 1.0,
+                           "layer_id": lid}
         groups[key]["params"].append(p)
         groups[key]["param_names"].append(name)
     return [groups[k] for k in sorted(groups)]

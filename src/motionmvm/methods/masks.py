@@ -14,12 +14,13 @@ def strategy(name: str):
     return masking.get(name)
 
 
-def draw_mask(spec, grid, epoch: int, rng: np.random.Generator, motion: dict,
+def draw_mask(spec, grid, epoch: float, rng: np.random.Generator, motion: dict,
               masking_cfg: dict | None = None, tubelet: int = 2) -> np.ndarray:
     """One mask `np.bool_ [T', H', W']` for `spec` at `epoch` drawn from `rng`.
 
     Ratio and options come from the params `masking` section (masking.settings.strategy_kwargs;
-    DEMVM's PMR ratios at `epoch` when `spec.pmr`, the schedule's end value otherwise) when it has
+    DEMVM's PMR ratios at `epoch` -- fractional, step / steps_per_epoch, so they rise every
+    iteration -- when `spec.pmr`, the schedule's end value otherwise) when it has
     the method's entry, else the spec's own ratio.
     """
     fn = strategy(spec.masking)

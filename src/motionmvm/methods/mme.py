@@ -38,9 +38,10 @@ class MMEModel(MaskedTargetModel):
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, target: str,
-                 code_loss_weight: bool = False):
+                 code_loss_weight: bool = False, traj_norm: str = "per_step"):
         super().__init__(encoder, decoder)
         self.target = target
+        self.traj_norm = traj_norm  # targets.trajectory.norm: per_step (official) | patch | none
         self.code_loss_weight = code_loss_weight  # official code: trajectory loss x 32 / D
 
     def decode(self, visible: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -58,7 +59,7 @@ class MMEModel(MaskedTargetModel):
         from motionmvm.targets import trajectory_target
 
         tgt, valid = trajectory_target(batch["traj_disp"].cpu(), batch["traj_hog"].cpu(),
-                                       batch["traj_valid"].cpu())
+                                       batch["traj_valid"].cpu(), norm=self.traj_norm)
         return tgt.to(video.device), valid.to(video.device)
 
     def loss(self, pred, target, mask, valid) -> torch.Tensor:
@@ -86,8 +87,9 @@ def build_mme(cfg: dict, spec: MethodSpec) -> MMEModel:
     decoder = models.build("mme_head", encoder_dim=encoder.embed_dim, width=m["decoder_dim"],
                            num_heads=m["decoder_heads"], depth=MME_DECODER_DEPTH,
                            out_dim=out_dim(cfg, spec.target, e.tubelet, e.patch))
-    code_weight = bool(cfg.get("targets", {}).get("trajectory", {}).get("code_loss_weight", False))
-    model = MMEModel(encoder, decoder, spec.target, code_loss_weight=code_weight)
+    tcfg = cfg.get("targets", {}).get("trajectory", {})
+    model = MMEModel(encoder, decoder, spec.target, code_loss_weight=bool(tcfg.get("code_loss_weight", False)),
+                     traj_norm=tcfg.get("norm", "per_step"))
     model.encoder_name = cfg["model"]["vit"]
     return model
 

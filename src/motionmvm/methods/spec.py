@@ -34,7 +34,8 @@ class OptimSpec:
 class MethodSpec:
     """One pretraining method.
 
-    `mask_fn(grid, epoch, rng, motion, masking_cfg) -> np.bool_ [T', H', W']` draws one sample's
+    `mask_fn(grid, epoch, rng, motion, masking_cfg) -> np.bool_ [T', H', W']` (epoch: training
+    progress in fractional epochs, step / steps_per_epoch) draws one sample's
     mask (True = masked) from the numpy generator `rng`; `motion` holds the clip's motion inputs
     (from the caches named in `motion_kinds`, the defaults; `motion_caches(masking_cfg)` applies
     the params' choice of guidance, e.g. MGM's optical-flow ablation); the ratio and strategy options come from params
@@ -48,7 +49,7 @@ class MethodSpec:
     builder: Callable[[dict, "MethodSpec"], nn.Module]
     optim: OptimSpec = field(default_factory=OptimSpec)
     motion_kinds: tuple[str, ...] = ()
-    pmr: bool = False                # progressive masking ratio per epoch (DEMVM)
+    pmr: bool = False                # progressive masking ratio, per iteration (DEMVM)
     masking_key: str | None = None   # entry of params `masking` (default: the strategy's name)
     tokens_dir: str = "tokens"       # token targets under cache/P/D/ (DEMVM's 2D ablation: tokens2d)
     description: str = ""
@@ -76,7 +77,7 @@ class MethodSpec:
     def build(self, cfg: dict) -> nn.Module:
         return self.builder(cfg, self)
 
-    def mask_fn(self, grid, epoch: int, rng, motion: dict | None = None,
+    def mask_fn(self, grid, epoch: float, rng, motion: dict | None = None,
                 masking_cfg: dict | None = None, tubelet: int = 2):
         from motionmvm.methods.masks import draw_mask
 

@@ -372,18 +372,20 @@ def inflate_2d_state_dict(model: SwinTransformer3D, state2d: dict, time_init: st
     return out
 
 
-def load_inflated(model: SwinTransformer3D, path, time_init: str = "average") -> dict:
-    """Load a 2D timm Swin state dict saved with torch.save at `path` (a local file; nothing is
-    downloaded), inflate it into `model`. Returns {"missing_keys", "unexpected_keys"}: 3D keys left
-    at their initialization and 2D keys that had no 3D counterpart."""
-    state2d = torch.load(path, map_location="cpu", weights_only=True)
+def load_inflated(model: SwinTransformer3D, source, time_init: str = "average") -> dict:
+    """Inflate a 2D timm Swin state dict into `model`. `source`: a path saved with torch.save (a
+    local file; nothing is downloaded) or the state dict itself. Returns {"missing_keys",
+    "unexpected_keys"}: 3D keys left at their initialization and 2D keys with no 3D counterpart."""
+    state2d = source if isinstance(source, dict) else torch.load(source, map_location="cpu",
+                                                                   weights_only=True)
     if isinstance(state2d, dict) and "state_dict" in state2d:
         state2d = state2d["state_dict"]
     if isinstance(state2d, dict) and "model" in state2d and isinstance(state2d["model"], dict):
         state2d = state2d["model"]
     inflated = inflate_2d_state_dict(model, state2d, time_init)
     if not inflated:
-        raise ValueError(f"{path}: no key matches the Video Swin model; is it a timm Swin state dict?")
+        what = "the state dict" if isinstance(source, dict) else source
+        raise ValueError(f"{what}: no key matches the Video Swin model; is it a timm Swin state dict?")
     result = model.load_state_dict(inflated, strict=False)
     unexpected = sorted(set(state2d) - set(inflated))
     return {"missing_keys": sorted(result.missing_keys), "unexpected_keys": unexpected}

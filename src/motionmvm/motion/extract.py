@@ -103,11 +103,9 @@ def compute_entry(kind: str, video: str | Path, mcfg: dict) -> dict:
         from motionmvm.motion import klt
 
         return klt.extract(frames, mcfg["klt"])
-    from motionmvm.motion import flow, traj
+    from motionmvm.motion import traj
 
-    t = mcfg["traj"]
-    return traj.trajectories(frames, flow.compute(frames, mcfg["flow"]), t["length"], t["patch"],
-                             t["bound"], t["hog_bins"], t["hog_cell"])
+    return traj.extract(frames, mcfg["traj"], mcfg["flow"])
 
 
 def process_clip(kind: str, clip_id: str, video: str, out: str, settings_hash: str,

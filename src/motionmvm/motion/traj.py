@@ -10,10 +10,33 @@ p_{l+1} = p_l + flow. Per point and step we keep the position delta dp_l = p_{l+
 between the two nearest bins, un-normalised: the target code normalises per patch) and a
 validity flag that turns false for good once p_l or p_{l+1} leaves the frame (deltas and HOG
 are zero there).
+
+The frames are first resized so that their short side is `motion.traj.short_side` (the training
+clip's side, `resize_short_side`): the grid, the HOG cell and the flow bound are then pixels of
+the clip the model sees, whatever the source resolution. The cache entry records `source_hw` and
+`tracked_hw`; clipmotion maps a clip's crop (source pixels) into the tracked frames.
 """
 from __future__ import annotations
 
 import numpy as np
+
+
+def resize_short_side(frames: np.ndarray, short_side: int | None) -> np.ndarray:
+    """frames [F, H, W, 3] uint8 resized (area interpolation) so that min(H', W') = short_side and
+    the aspect ratio is kept (long side rounded); None or the same size: unchanged."""
+    import cv2
+
+    if short_side is None:
+        return frames
+    h, w = frames.shape[1:3]
+    if int(short_side) < 1:
+        raise ValueError(f"motion.traj.short_side must be a positive number of pixels, got {short_side}")
+    s = int(short_side) / min(h, w)
+    size_hw = (int(short_side), max(1, round(w * s))) if h <= w else (max(1, round(h * s)), int(short_side))
+    if size_hw == (h, w):
+        return frames
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, size_hw[::-1], interpolation=interp) for f in frames])
 
 
 def grid(height: int, width: int, patch: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,3 +116,18 @@ def trajectories(frames: np.ndarray, flow: np.ndarray, length: int = 6, patch: i
     return {"disp": disp.reshape(starts, gh, gw, length, 2).astype(np.float16),
             "hog": hog.reshape(starts, gh, gw, length, bins).astype(np.float16),
             "valid": valid.reshape(starts, gh, gw, length)}
+
+
+def extract(frames: np.ndarray, tcfg: dict, flow_cfg: dict) -> dict[str, np.ndarray]:
+    """The `traj` cache entry of a video: frames resized to `tcfg["short_side"]` (the training
+    clip's geometry: grid spacing, HOG cell and flow bound are then clip pixels, whatever the
+    source resolution), dense flow with params `motion.flow`, trajectories, plus `source_hw` and
+    `tracked_hw` so that clipmotion can map a clip's crop (source pixels) into the tracked frames."""
+    from motionmvm.motion import flow
+
+    small = resize_short_side(frames, tcfg.get("short_side"))
+    out = trajectories(small, flow.compute(small, flow_cfg), tcfg["length"], tcfg["patch"],
+                       tcfg["bound"], tcfg["hog_bins"], tcfg["hog_cell"])
+    out["source_hw"] = np.array(frames.shape[1:3], np.int32)
+    out["tracked_hw"] = np.array(small.shape[1:3], np.int32)
+    return out

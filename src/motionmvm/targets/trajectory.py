@@ -36,6 +36,12 @@ def gather_trajectories(disp: np.ndarray, hog: np.ndarray, valid: np.ndarray, fr
     return {"disp": np.asarray(disp)[safe], "hog": np.asarray(hog)[safe], "valid": v}
 
 
+NORMS = ("per_step", "patch", "none")
+# The official code divides the int8 displacements by the 20 px flow bound before normalising
+# (pretrain/engine.py: `traj_shape / 20`); kept so that its eps acts on the same scale.
+OFFICIAL_DISP_SCALE = 20.0
+
+
 def _patch_norm(x: torch.Tensor, v: torch.Tensor, eps: float) -> torch.Tensor:
     """Normalise x [..., N] over its last axis using the valid entries v [..., N] only
     (MAE-style patch norm: (x - mean) / sqrt(var + eps), unbiased var)."""
@@ -46,17 +52,40 @@ def _patch_norm(x: torch.Tensor, v: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.where(v, (x - mean) / torch.sqrt(var + eps), torch.zeros_like(x))
 
 
-def trajectory_target(disp, hog, valid, patch_norm: bool = True, eps: float = 1e-6,
+def _per_step_norm(x: torch.Tensor, v: torch.Tensor, eps: float) -> torch.Tensor:
+    """The official MME `PatchStd`: x [..., K, M] (K trajectories of a patch, M = L x 2 values
+    each) normalised over the K trajectories separately for every (step, coordinate):
+    (x/20 - mean) / (std + eps), unbiased std, valid trajectories only. A rigidly moving patch
+    (all K equal) -> 0."""
+    x = x / OFFICIAL_DISP_SCALE
+    vf = v.float()
+    n = vf.sum(-2, keepdim=True)
+    # mean taken relative to the first valid value: equal trajectories give exactly x - mean = 0
+    # (a 1-ulp error of a plain mean over 3 values, divided by std + eps = 1e-6, is not 0)
+    ref = torch.gather(x, -2, vf.argmax(-2, keepdim=True))
+    mean = ref + ((x - ref) * vf).sum(-2, keepdim=True) / n.clamp_min(1)
+    var = (((x - mean) ** 2) * vf).sum(-2, keepdim=True) / (n - 1).clamp_min(1)
+    return torch.where(v, (x - mean) / (torch.sqrt(var) + eps), torch.zeros_like(x))
+
+
+def trajectory_target(disp, hog, valid, norm: str = "per_step", eps: float = 1e-6,
                       with_shape: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """MME trajectory target and its validity.
 
     disp: [B, T', Hg, Wg, L, 2]; hog: [B, T', Hg, Wg, L, 9]; valid: [B, T', Hg, Wg, L] (from
     `gather_trajectories`, stacked). Per token: the position part z^p (K x L x 2 displacements)
-    and, with `with_shape`, the shape part z^s (K x L x 9 HOG), each normalised over the K = 4
-    trajectories of the patch (valid entries only) as MME's patch norm.
-    -> (target [B, L_tok, D] float32, valid [B, L_tok, D] bool), D = K*L*2 (+ K*L*9),
+    and, with `with_shape`, the shape part z^s (K x L x 9 HOG).
+    norm (position part; docs/fidelity.md): "per_step" (default, the official code's reading of
+    the paper's "mean and variance by all K = 4 trajectories in a patch"): each (step,
+    coordinate) over the K trajectories, so a rigidly moving patch has target 0; "patch": all
+    K x L x 2 values together ((x - mean) / sqrt(var + eps)); "none". The shape part is
+    normalised over its K x L x 9 values unless norm is "none".
+    -> (target [B, L_tok, D] float32, valid [B, L_tok, D] bool), D = K*L*2 (+ K*L*9) in
+    (a, c, l, d) order (point row a, point column c in the patch, step l, value d),
     L_tok = T' * (Hg/2) * (Wg/2) in the mask's (t, h, w) order.
     """
+    if norm not in NORMS:
+        raise ValueError(f"trajectory target norm must be one of {NORMS}, got {norm!r}")
     disp = torch.as_tensor(np.asarray(disp, dtype=np.float32))
     hog_t = torch.as_tensor(np.asarray(hog, dtype=np.float32))
     val = torch.as_tensor(np.asarray(valid, dtype=bool))
@@ -65,19 +94,24 @@ def trajectory_target(disp, hog, valid, patch_norm: bool = True, eps: float = 1e
                          f"{tuple(disp.shape)} and {tuple(val.shape)}")
     if disp.shape[2] % 2 or disp.shape[3] % 2:
         raise ValueError(f"point grid {disp.shape[2]}x{disp.shape[3]} must hold 2 x 2 points per patch")
-    per_patch = "b t (h a) (w c) l d -> b (t h w) (a c l d)"
-    pos = rearrange(disp, per_patch, a=2, c=2)
-    pos_v = rearrange(val[..., None].expand(*val.shape, 2), per_patch, a=2, c=2)
-    parts, valids = [pos], [pos_v]
+    per_point = "b t (h a) (w c) l d -> b (t h w) (a c) (l d)"
+    pos = rearrange(disp, per_point, a=2, c=2)                                   # [B, N, K, L*2]
+    pos_v = rearrange(val[..., None].expand(*val.shape, 2), per_point, a=2, c=2)
+    if norm == "per_step":
+        pos = _per_step_norm(pos, pos_v, eps)
+    elif norm == "patch":
+        pos = _patch_norm(pos.flatten(2), pos_v.flatten(2), eps).reshape(pos.shape)
+    else:
+        pos = torch.where(pos_v, pos, torch.zeros_like(pos))
+    parts, valids = [pos.flatten(2)], [pos_v.flatten(2)]
     if with_shape:
         if hog_t.shape[:-1] != val.shape:
             raise ValueError(f"hog must be [B, T', Hg, Wg, L, 9], got {tuple(hog_t.shape)}")
+        per_patch = "b t (h a) (w c) l d -> b (t h w) (a c l d)"
         shape = rearrange(hog_t, per_patch, a=2, c=2)
         shape_v = rearrange(val[..., None].expand(*hog_t.shape), per_patch, a=2, c=2)
+        shape = _patch_norm(shape, shape_v, eps) if norm != "none" else \
+            torch.where(shape_v, shape, torch.zeros_like(shape))
         parts.append(shape)
         valids.append(shape_v)
-    if patch_norm:
-        parts = [_patch_norm(x, v, eps) for x, v in zip(parts, valids)]
-    else:
-        parts = [torch.where(v, x, torch.zeros_like(x)) for x, v in zip(parts, valids)]
     return torch.cat(parts, dim=-1), torch.cat(valids, dim=-1)

@@ -127,7 +127,9 @@ def sample_token_clip(videos, i: int, tokens: dict, num_frames: int, tubelet: in
 
 
 class MaskedClips(Dataset):
-    """Indexed by (epoch, index): {video: [3, T, S, S], mask: bool [T', H', W'], index}.
+    """Indexed by (epoch, index) or (epoch, index, progress): {video: [3, T, S, S],
+    mask: bool [T', H', W'], index}. `progress` (fractional epochs, train/order.py) is what
+    epoch-scheduled masking (DEMVM's PMR) reads; the sample's randomness depends on (epoch, index).
 
     `videos`: ManifestVideos or ArrayVideos (`__len__`, `num_frames(i)`, `read(i, indices)`).
     """
@@ -143,8 +145,9 @@ class MaskedClips(Dataset):
     def __len__(self) -> int:
         return len(self.videos)
 
-    def __getitem__(self, key: tuple[int, int]) -> dict:
-        epoch, i = key
+    def __getitem__(self, key: tuple) -> dict:
+        epoch, i = key[0], key[1]
+        progress = float(key[2]) if len(key) > 2 else float(epoch)
         rng = np.random.default_rng([self.seed, epoch, i])
         ids = None
         if self.spec.target == "tokens":
@@ -166,7 +169,7 @@ class MaskedClips(Dataset):
                 raise ValueError(f"method {self.spec.name!r} needs the {kind} motion cache of a "
                                  "manifest dataset")
             motion = self._motion(kind, i, idx, crop)
-        mask = self.spec.mask_fn(self.grid, epoch, rng, motion, self.masking_cfg, self.tubelet)
+        mask = self.spec.mask_fn(self.grid, progress, rng, motion, self.masking_cfg, self.tubelet)
         sample = {"video": video, "mask": torch.from_numpy(mask), "index": i}
         if ids is not None:
             sample["tokens"] = torch.from_numpy(ids)

@@ -227,6 +227,9 @@ def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_
         "loss_first": float(np.mean([r["loss"] for r in rows[:k]])) if rows else None,
         "loss_last": float(np.mean([r["loss"] for r in rows[-k:]])) if rows else None,
         "clips_per_s": clips_per_s, "wall_s_this_session": elapsed,
+        # DEMVM: which 2D init the encoder started from, and the encoder lr multiplier it got
+        **({"encoder_2d_init": model.encoder_2d_init} if hasattr(model, "encoder_2d_init") else {}),
+        **({"encoder_lr_mult": model.encoder_lr_mult} if hasattr(model, "encoder_lr_mult") else {}),
         "provenance": _provenance(cfg, data_dir, run_dir / "encoder.pt", meta["seed"], started),
     }
     write_json(run_dir / "metrics.json", metrics)

@@ -14,8 +14,15 @@ def _no_decay(name: str, p: nn.Parameter) -> bool:
     return p.ndim <= 1 or name.endswith("token") or "pos_embed" in name
 
 
+def encoder_lr_mult(model: nn.Module, spec: OptimSpec) -> float:
+    """The model's own `encoder_lr_mult` when it sets one (DEMVM: the stratified rate only with 2D
+    init), else the spec's."""
+    return float(getattr(model, "encoder_lr_mult", spec.encoder_lr_mult))
+
+
 def param_groups(model: nn.Module, spec: OptimSpec, lr: float) -> list[dict]:
     """Groups by (encoder or not) x (decay or not); the encoder gets lr * encoder_lr_mult."""
+    mult = encoder_lr_mult(model, spec)
     groups: dict[tuple[bool, bool], dict] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -23,7 +30,7 @@ def param_groups(model: nn.Module, spec: OptimSpec, lr: float) -> list[dict]:
         enc = name.startswith("encoder.")
         nd = _no_decay(name, p)
         g = groups.setdefault((enc, nd), {
-            "params": [], "lr": lr * (spec.encoder_lr_mult if enc else 1.0),
+            "params": [], "lr": lr * (mult if enc else 1.0),
             "weight_decay": 0.0 if nd else spec.weight_decay})
         g["params"].append(p)
     return [groups[k] for k in sorted(groups)]

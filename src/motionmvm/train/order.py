@@ -5,6 +5,8 @@ perm[s*G:(s+1)*G]; micro-batch a of it is the slice [a*B*W, (a+1)*B*W), of which
 W-th element starting at r. With W processes of batch B the union of a micro-batch is exactly what
 one process of batch W*B would see, so the distributed update equals the single-process one.
 The position in the data order is just the global step, which the checkpoint stores.
+Each sample key also carries the training progress in epochs as a float, step / steps_per_epoch,
+so that schedules that rise "by the iterations" (DEMVM's PMR) move every step, not every epoch.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import numpy as np
 
 
 class StepOrder:
-    """Iterable of per-rank micro-batches [(epoch, index), ...] starting at optimizer step `start`."""
+    """Iterable of per-rank micro-batches [(epoch, index, progress), ...] starting at optimizer step
+    `start`; progress = step / steps_per_epoch (fractional epochs)."""
 
     def __init__(self, n: int, *, seed: int, batch: int, accum: int, world: int, rank: int,
                  total_steps: int, start: int = 0):
@@ -27,12 +30,13 @@ class StepOrder:
     def permutation(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch, 0x0DE7]).permutation(self.n)
 
-    def micro_batches(self, step: int) -> list[list[tuple[int, int]]]:
+    def micro_batches(self, step: int) -> list[list[tuple[int, int, float]]]:
         """The `accum` micro-batches of this rank for global optimizer step `step`."""
         epoch, s = divmod(step, self.steps_per_epoch)
         chunk = self.permutation(epoch)[s * self.global_batch:(s + 1) * self.global_batch]
         bw = self.batch * self.world
-        return [[(epoch, int(i)) for i in chunk[a * bw:(a + 1) * bw][self.rank::self.world]]
+        progress = step / self.steps_per_epoch
+        return [[(epoch, int(i), progress) for i in chunk[a * bw:(a + 1) * bw][self.rank::self.world]]
                 for a in range(self.accum)]
 
     def __iter__(self):
