@@ -92,8 +92,8 @@ def _pixel_centres(tok: np.ndarray, patch: int) -> torch.Tensor:
 def test_mgmae_centre_count_and_topk_count_match_the_official_code():
     from motionmvm.masking.mgmae import n_centres
 
-    assert n_centres(196, 0.9) == int(MG["vitb_num_centres"]) == 20
-    assert n_centres(196, 0.9, "paper") == 19
+    assert n_centres(196, 0.9, "official") == int(MG["vitb_num_centres"]) == 20
+    assert n_centres(196, 0.9) == 19
     assert int(np.floor((1 - 0.9) * 196 + 1e-9)) == int(MG["vitb_topk_visible"]) == 19
     m = masking.get("mgmae")((8, 14, 14), 0.9, generator=np.random.default_rng(0),
                              flow=np.zeros((15, 28, 28, 2), np.float32))

@@ -47,7 +47,7 @@ def test_strategy_kwargs_from_the_masking_section():
     ratio, kw = strategy_kwargs(section, "fgdm", epoch=25)
     assert ratio == pytest.approx(0.3 + 0.5 * 0.5) and kw["p_tmp"] == pytest.approx(0.6)
     ratio, kw = strategy_kwargs(section, "mgmae")
-    assert ratio == 0.9 and kw == {"hole_fill": "tube", "topk": "frame", "centres": "official",
+    assert ratio == 0.9 and kw == {"hole_fill": "tube", "topk": "frame", "centres": "paper",
                                      "gaussian": "paper"}
     assert strategy_kwargs(section, "cell_running") == (
         0.5, {"spatial": "repeated", "temporal": "shuffled", "order": "raster"})

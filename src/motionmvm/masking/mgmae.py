@@ -8,8 +8,8 @@ Against the official code (MCG-NJU/MGMAE, engine_for_mgmae.py; golden tests in
 tests/test_fidelity_golden.py, choices in docs/fidelity.md):
 - Base map: the paper's sum of N(c_i, sigma^2) by default; `gaussian="official"` is the
   official max of exp(-d^2 / sigma^2).
-- Gaussian centres: HW - int(rho HW) (20 at 14 x 14, rho 0.9) as the official generator; the
-  paper's floor((1 - rho) HW) = 19 is `centres="paper"`. Top-k keeps floor((1 - rho) HW) per step
+- Gaussian centres: the paper's floor((1 - rho) HW) (19 at 14 x 14, rho 0.9) by default; the
+  official generator's HW - int(rho HW) = 20 is `centres="official"`. Top-k keeps floor((1 - rho) HW) per step
   (19; the official int(HW (1 - rho)) gives the same).
 - Frames before the base frame: M_i = phi_B(M_{i+1}, v_{i -> i+1}) (paper eq. 2). The official
   loop compares `warp_type` with 'backwarp' (never equal to its 'backward'), so it does not swap
@@ -33,7 +33,7 @@ HOLE_EPS = 1e-8
 CENTRES = ("official", "paper")
 
 
-def n_centres(tokens: int, rho: float, rule: str = "official") -> int:
+def n_centres(tokens: int, rho: float, rule: str = "paper") -> int:
     """Number of Gaussian centres on the base frame for `tokens` = H'W' tokens.
 
     "official": tokens - int(rho * tokens) (dataset/masking_generator.py; 20 at 196, rho 0.9);
@@ -164,7 +164,7 @@ def warp_maps(base: torch.Tensor, flow: torch.Tensor, flow_backward: torch.Tenso
 def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
                  flow_backward=None, hole_fill: str = "tube", tubelet: int = 2,
                  base_frame: int | None = None, sigma: float | None = None,
-                 centres: str = "official", gaussian: str = "paper") -> torch.Tensor:
+                 centres: str = "paper", gaussian: str = "paper") -> torch.Tensor:
     """Token-level visibility volume M' [B, T', H', W'] (float, on the flow's device): the warped
     Gaussian-mixture maps average-pooled over tubelet x q x q. Arguments as in `mgmae_torch`."""
     name = "mgmae"
@@ -217,7 +217,7 @@ def mgmae_volume(grid, ratio, *, generator: np.random.Generator, batch: int = 1,
 def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, flow,
                 flow_backward=None, hole_fill: str = "tube", topk: str = "frame",
                 tubelet: int = 2, base_frame: int | None = None,
-                sigma: float | None = None, centres: str = "official",
+                sigma: float | None = None, centres: str = "paper",
                 gaussian: str = "paper") -> torch.Tensor:
     """MGMAE motion-guided mask as a torch bool tensor [B, T', H', W'] on the flow's device.
 
@@ -272,7 +272,7 @@ def mgmae_torch(grid, ratio, *, generator: np.random.Generator, batch: int = 1, 
 def mgmae_mask(grid, ratio, *, generator, batch=1, flow=None, flow_backward=None,
                hole_fill: str = "tube", topk: str = "frame", tubelet: int = 2,
                base_frame: int | None = None, sigma: float | None = None,
-               centres: str = "official", gaussian: str = "paper"):
+               centres: str = "paper", gaussian: str = "paper"):
     """MGMAE motion-guided masking (paper 002); see `mgmae_torch` for every argument.
 
     flow: dense forward flow between consecutive clip frames [T-1, h, w, 2] (from the flow cache:
