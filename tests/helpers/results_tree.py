@@ -68,6 +68,7 @@ def relock(root: Path = Path(".")) -> None:
     lock_path = root / "dvc.lock"
     lock = yaml.safe_load(lock_path.read_text())
     for stage in lock["stages"].values():
+        stage["outs"] = [out for out in stage["outs"] if (root / out["path"]).exists()]  # removed outputs
         for out in stage["outs"]:
             out["md5"] = _md5(root / out["path"])
     lock_path.write_text(yaml.safe_dump(lock, sort_keys=False))
