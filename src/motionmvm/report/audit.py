@@ -159,7 +159,7 @@ def check_scored_clips(aud: "Auditor", run: Run) -> None:
     if protocol == "fewshot":
         check_draws(aud, run, view, listed, test_ids, rows)
     else:
-        for p in clips.coverage([c for c, _ in rows], test_ids, f"the test split of {scored_name}"):
+        for p in clips.coverage([c for c, _ in rows], test_ids, f"the test split of {scored_name}", view):
             aud.fail(run.cell, "scored clips", f"{run.rel}: {p}")
     wrong = [c for (c, _), y in zip(rows, run.preds.labels)
              if c in view.by_id and (y >= len(run.preds.columns) or run.preds.columns[y] != view.by_id[c]["label_name"])]
@@ -199,7 +199,7 @@ def check_draws(aud: "Auditor", run: Run, view: clips.DatasetView, listed: set, 
             aud.fail(run.cell, "draws", f"{run.rel}: draw {d}'s shots are not the seeded draw rule's "
                                         "(cherry-picked or renumbered draws)")
         rest = [c for c in test_ids if c not in set(shots[d])] if shot_split == "test" else test_ids
-        for p in clips.coverage(by_draw.get(d, []), rest, f"draw {d}'s test set"):
+        for p in clips.coverage(by_draw.get(d, []), rest, f"draw {d}'s test set", view):
             aud.fail(run.cell, "scored clips", f"{run.rel}: {p}")
     extra = sorted(k for k in by_draw if k is None or not 0 <= k < len(shots))
     if extra:

@@ -94,8 +94,9 @@ def draw_rule(labels: list[int], k: int, num_classes: int, seed: int, draw: int)
     return out
 
 
-def coverage(scored: list[str], expected: list[str], what: str) -> list[str]:
-    """Problems of `scored` (clip ids, in file order) against the clips `expected`, once each."""
+def coverage(scored: list[str], expected: list[str], what: str, view: DatasetView | None = None) -> list[str]:
+    """Problems of `scored` (clip ids, in file order) against the clips `expected`, once each;
+    `view` names the split an unexpected clip comes from."""
     problems = []
     seen: dict[str, int] = {}
     for c in scored:
@@ -108,7 +109,9 @@ def coverage(scored: list[str], expected: list[str], what: str) -> list[str]:
     extra = sorted(c for c in seen if c not in want)
     if missing:
         problems.append(f"{len(missing)} of the {len(want)} clips of {what} are missing (e.g. {missing[:3]}; "
-                        "a subset was scored)")
+                        + ("other clips were scored)" if extra else "a subset was scored)"))
     if extra:
-        problems.append(f"{len(extra)} scored clips are not among the {len(want)} clips of {what} (e.g. {extra[:3]})")
+        splits = sorted({view.by_id[c]["split"] for c in extra if c in view.by_id}) if view else []
+        where = f"; from split {', '.join(splits)}" if splits else ""
+        problems.append(f"{len(extra)} scored clips are not among the {len(want)} clips of {what} (e.g. {extra[:3]}{where})")
     return problems
