@@ -137,7 +137,8 @@ def test_dvc_lock_check_can_be_skipped_but_other_links_still_hold(tree):
 
 def test_audit_reads_the_evaluation_areas_own_table(tree):
     """The table and summary as `motionmvm aggregate` writes them pass; an edit still fails."""
-    agg = pytest.importorskip("motionmvm.eval.aggregate")
+    from motionmvm.eval import aggregate as agg
+
     agg.aggregate("runs/smoke/eval", "results/smoke")
     res = audit(tree["table"], tree["cfg"], check_dvc_lock=False)
     assert res["ok"], res["problems"]
@@ -146,3 +147,18 @@ def test_audit_reads_the_evaluation_areas_own_table(tree):
     cell = read_cells(tree["table"])[0]
     tree["table"].write_text(text.replace(cell.text, f"{cell.mean - 1:.1f} ± {cell.half_width:.1f}", 1))
     assert any(": table.md: " in p for p in audit(tree["table"], tree["cfg"], check_dvc_lock=False)["problems"])
+
+
+def test_missing_class_index_is_a_named_link_not_a_traceback(tree):
+    (tree["dataset"] / "classInd.txt").unlink()
+    got = problems(tree)
+    assert any(": dataset: data/smoke/synth/classInd.txt is missing" in p for p in got), got
+
+
+def test_runs_made_before_the_scored_record_are_named(tree):
+    m = tree["run"]("mgm", 0) / "metrics.json"
+    d = read_json(m)
+    del d["scored"]
+    write_json(m, d)
+    got = problems(tree)
+    assert any(p.startswith(CELL1) and ": scored split: " in p and "rerun the evaluation" in p for p in got), got

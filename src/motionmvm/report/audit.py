@@ -84,10 +84,17 @@ class Auditor:
         except ValueError:
             return str(path)
 
-    def dataset_view(self, ddir: Path) -> clips.DatasetView:
+    def dataset_view(self, ddir: Path, cell: str | None = None) -> clips.DatasetView | None:
+        """The dataset's manifest and classes; None (a `dataset` problem of `cell`) when its
+        manifest.jsonl or classInd.txt is missing."""
         key = os.path.normpath(self.rel(ddir))
         if key not in self._views:
-            self._views[key] = clips.DatasetView(self.root / key)
+            missing = [f for f in ("manifest.jsonl", "classInd.txt") if not (self.root / key / f).exists()]
+            self._views[key] = f"{key}/{missing[0]} is missing" if missing else clips.DatasetView(self.root / key)
+        if isinstance(self._views[key], str):
+            if cell is not None:
+                self.fail(cell, "dataset", self._views[key])
+            return None
         return self._views[key]
 
     def check_lock(self, cell: str, path: Path) -> None:
@@ -118,6 +125,8 @@ class Auditor:
 
     def _dataset_problems(self, ddir: Path, ddir_rel: str, current: str) -> list[str]:
         view = self.dataset_view(ddir)
+        if view is None:
+            return [self._views[os.path.normpath(ddir_rel)]]
         if manifest_hash(view.entries) != current:
             return [f"{ddir_rel}/manifest.jsonl does not hash to manifest.json's hash (dataset changed)"]
         found = list(view.problems)
@@ -152,7 +161,11 @@ class Auditor:
         if row is None:
             self.fail(cell.name, "summary.json", "no row for this cell")
         if row and row.get("metrics_files"):
-            return [(int(Path(p).parent.name.removeprefix("seed")), self.root / p) for p in row["metrics_files"]]
+            bad = [p for p in row["metrics_files"] if not Path(p).parent.name.removeprefix("seed").isdigit()]
+            if bad:
+                self.fail(cell.name, "summary.json", f"metrics_files {bad} are not in seed<S> directories")
+            return [(int(Path(p).parent.name.removeprefix("seed")), self.root / p) for p in row["metrics_files"]
+                    if p not in bad]
         base = self.runs / "eval" / cell.protocol / cell.method / cell.dataset
         seeds = sorted(set(self.cfg["experiment"]["seeds"]) | set((row or {}).get("seeds", [])))
         return [(s, base / f"seed{s}" / "metrics.json") for s in seeds]

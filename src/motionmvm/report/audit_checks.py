@@ -132,7 +132,10 @@ def check_scored_clips(aud: "Auditor", run: Run) -> None:
                                                f"{aud.rel(v) if isinstance(v, Path) else v!r}")
     if not aud.check_dataset(run.cell, aud.rel(scored_dir), rec.get("manifest_hash", "")) or run.preds is None:
         return
-    view, classes = aud.dataset_view(scored_dir), aud.dataset_view(classes_dir).classes
+    view, class_view = aud.dataset_view(scored_dir, run.cell), aud.dataset_view(classes_dir, run.cell)
+    if view is None or class_view is None:
+        return
+    classes = class_view.classes
     if run.preds.columns != classes:
         aud.fail(run.cell, "class columns", f"{run.rel}: predictions.csv columns {run.preds.columns[:4]}... are not "
                                             f"{classes_name}'s classes in classInd.txt order {classes[:4]}...")
@@ -217,7 +220,10 @@ def check_recomputation(aud: "Auditor", run: Run) -> None:
         return
     eval_classes = None
     if run.key[0] == "domain_adapt":
-        eval_classes = aud.dataset_view(aud.data / run.key[2].split("-to-", 1)[1]).classes
+        target = aud.dataset_view(aud.data / run.key[2].split("-to-", 1)[1], run.cell)
+        if target is None:
+            return
+        eval_classes = target.classes
         if run.metrics.get("eval_classes") != eval_classes:
             aud.fail(run.cell, "metrics.json", f"{run.rel} eval_classes {run.metrics.get('eval_classes')} are not "
                                                f"the target's classes {eval_classes}")
