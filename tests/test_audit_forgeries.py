@@ -257,3 +257,64 @@ def test_signed_summary_verifies_and_catches_a_later_forgery(tree, capsys):
     write_json(summary, body)
     assert main(["audit", "--verify", str(summary)]) == 1
     assert "digest does not match" in capsys.readouterr().out
+
+
+# --- the audit's own rules agree with the evaluation's ------------------------------------------
+
+def test_selection_and_draw_rules_match_the_evaluation(real):
+    """The audit restates load_bank's capped subsample and draw_shots' draws; on honest data both
+    give the evaluation's clips (a divergence would fail every honest run)."""
+    from motionmvm.eval.clips import load_bank
+    from motionmvm.eval.probe import draw_shots
+    from motionmvm.report import audit_clips
+
+    view = audit_clips.DatasetView(Path("data/smoke/synth"))
+    for seed in range(4):
+        bank = load_bank("data/smoke/synth", "test", 16, max_clips=7, seed=seed)
+        assert bank.clip_ids == [e["clip_id"] for e in view.selected("test", 7, seed)]
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        labels = rng.integers(0, 4, 40)
+        for d in range(5):
+            assert audit_clips.draw_rule(labels.tolist(), 3, 4, seed, d) == draw_shots(labels, 3, 4, seed, d).tolist()
+
+
+def test_fewshot_on_a_test_only_dataset(real):
+    """Shots drawn from the test split: each draw must score the rest of it; scoring the shots
+    themselves too (a free win per shot) is caught."""
+    from motionmvm import cli
+    from motionmvm.data import manifest
+
+    d = Path("data/smoke/synth_mimed")
+    entries = [e for e in manifest.load(d, status=None) if e["split"] == "test"]
+    manifest.write(d, entries)  # a test-only dataset (Mimetics-like)
+    shutil.rmtree("runs/smoke/eval/fewshot")
+    with pytest.MonkeyPatch.context() as mp:
+        from eval_doubles import TinyEncoder
+        from motionmvm.eval import encoder as enc_mod
+
+        def build_encoder(ckpt, *, pretrained, seed, **overrides):
+            e = TinyEncoder(frames=4, size=16)
+            e.load_state_dict(ckpt["state_dict"])
+            return e
+
+        mp.setattr(enc_mod, "build_encoder", build_encoder)
+        for seed in eval_tree.SEEDS:
+            assert cli.main(["fewshot", "--profile", "smoke", "--method", "videomae", "--seed", str(seed)]) == 0
+    reaggregate_and_commit()
+    assert read_json(Path(f"runs/smoke/eval/{FS}/seed0/metrics.json"))["shot_split"] == "test"
+    res = audit("results/smoke/table.md", real)
+    assert res["ok"], res["problems"]
+    run = Path(f"runs/smoke/eval/{FS}/seed2")
+    shots = read_json(run / "metrics.json")["shots"]
+
+    def add_shots(head, rows):
+        k = len(head) - 3
+        label = {e["clip_id"]: e["label"] for e in entries}
+        extra = [[f"{c}#draw0", str(label[c]), str(label[c]), *("1.0" if j == label[c] else "0.0" for j in range(k))]
+                 for c in shots[0]]
+        return head, rows + extra
+
+    forge(run, add_shots)
+    hits = broken(real, FS, "scored clips")
+    assert any("not among" in p and "draw 0's test set" in p for p in hits), hits
