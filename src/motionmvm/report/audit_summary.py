@@ -54,6 +54,8 @@ def verify(summary_path: str | Path, root: str | Path, params: str | Path) -> li
     if body.get("format") != FORMAT:
         return [f"{summary_path}: not an audit summary (format {body.get('format')!r}, expected {FORMAT!r})"]
     root = Path(root)
+    if not (root / params).exists():
+        return [f"{root / params}: no params file to verify the params hash against (pass --params or --root)"]
     found = []
     if body.get("digest") != _digest(body):
         found.append("summary: digest does not match its contents (the summary was edited)")
