@@ -64,7 +64,8 @@ class Auditor:
         self.lock = DvcLock(lock if self.check_dvc_lock else None, self.root)
         self.params_hash = mcfg.params_hash(self.cfg)
         self.runs = self.root / self.cfg["paths"]["runs"] / self.cfg["profile"]
-        self.data = self.root / self.cfg["paths"]["data"] / self.cfg["profile"]
+        self.data_rel = Path(self.cfg["paths"]["data"]) / self.cfg["profile"]  # as runs record it
+        self.data = self.root / self.data_rel
         self.confidence = self.cfg["eval"]["confidence"]
 
     def fail(self, cell: str, link: str, detail: str) -> None:

@@ -118,7 +118,7 @@ def check_scored_clips(aud: "Auditor", run: Run) -> None:
     protocol, _, dataset = run.key
     scored_name, classes_name = (dataset.split("-to-", 1)[::-1] if protocol == "domain_adapt"
                                  else (dataset, dataset))
-    scored_dir, classes_dir = aud.data / scored_name, aud.data / classes_name
+    scored_dir, classes_dir = aud.data_rel / scored_name, aud.data_rel / classes_name  # relative to the root
     rec = run.metrics.get("scored")
     if not rec:
         return aud.fail(run.cell, "scored split", f"{run.rel} does not record which split of which manifest it "
@@ -126,13 +126,13 @@ def check_scored_clips(aud: "Auditor", run: Run) -> None:
     want = {"dataset": scored_dir, "split": "test", "max_clips": aud.settings(protocol)["max_test_clips"],
             "seed": run.seed, "classes_from": classes_dir}
     for k, v in want.items():
-        same = _same_path(rec.get(k), aud.rel(v)) if isinstance(v, Path) else rec.get(k) == v
+        same = _same_path(rec.get(k), v) if isinstance(v, Path) else rec.get(k) == v
         if not same:
             aud.fail(run.cell, "scored split", f"{run.rel} records {k} {rec.get(k)!r}, the protocol scores "
-                                               f"{aud.rel(v) if isinstance(v, Path) else v!r}")
-    if not aud.check_dataset(run.cell, aud.rel(scored_dir), rec.get("manifest_hash", "")) or run.preds is None:
+                                               f"{str(v) if isinstance(v, Path) else v!r}")
+    if not aud.check_dataset(run.cell, str(scored_dir), rec.get("manifest_hash", "")) or run.preds is None:
         return
-    view, class_view = aud.dataset_view(scored_dir, run.cell), aud.dataset_view(classes_dir, run.cell)
+    view, class_view = aud.dataset_view(aud.root / scored_dir, run.cell), aud.dataset_view(aud.root / classes_dir, run.cell)
     if view is None or class_view is None:
         return
     classes = class_view.classes
