@@ -79,3 +79,14 @@ def test_pretraining_time_sums_resumed_sessions(tmp_path):
     run.mkdir(parents=True)
     (run / "log.csv").write_text("step,epoch,loss,lr,clips_per_s,elapsed_s\n1,0,2,0.1,5,10\n2,0,1,0.1,5,4\n")
     assert plots.pretrain_times(tmp_path) == {"mgm": 14.0}
+
+
+def test_report_shows_the_signed_summary_hash(tree, tmp_path):
+    from motionmvm.cli import main
+    from motionmvm.io import sha256_file
+
+    assert main(["audit", str(tree["table"]), "--out", "results/smoke/audit.json"]) == 0
+    assert main(["report", "--profile", "smoke"]) == 0
+    page = (tmp_path / "results/smoke/report.html").read_text()
+    digest = sha256_file(tmp_path / "results/smoke/audit_summary.json")
+    assert f"<code id='audit-summary-sha256'>{digest}</code>" in page and "Audit: passed" in page

@@ -31,13 +31,15 @@ def test_metrics_json_equals_recomputation(tmp_path):
     out = tmp_path / "run"
     m = write_run(out, CFG, clip_ids=ids, labels=labels, probs=probs, class_names=list("abcdef"), seed=3,
                   started=0.0, quarantined=[{"clip_id": "q", "reason": "truncated"}],
-                  dataset_dirs=[fake_dataset_dir(tmp_path)], checkpoint=None)
+                  dataset_dirs=[fake_dataset_dir(tmp_path)], checkpoint=None,
+                  scored={"dataset": str(fake_dataset_dir(tmp_path)), "split": "test", "max_clips": 0, "seed": 3})
     saved = json.loads((out / "metrics.json").read_text())
     again = recompute_metrics(out / "predictions.csv")
     for key, value in again.items():
         assert saved[key] == value, key
     assert saved["clips_quarantined"] == 1 and saved["seed"] == 3 and "provenance" in saved
     assert saved["provenance"]["dataset"]["manifest_hash"] == "test-hash"
+    assert saved["scored"]["manifest_hash"] == "test-hash" and saved["scored"]["split"] == "test"
     rids, rlabels, rprobs, names = read_predictions(out / "predictions.csv")
     assert rids == ids and (rlabels == labels).all() and np.allclose(rprobs, probs) and names == list("abcdef")
     assert m["top1"] == pytest.approx(float((probs.argmax(1) == labels).mean()))

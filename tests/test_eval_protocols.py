@@ -32,6 +32,9 @@ def doubles(monkeypatch, tmp_path):
     """Banks from memory and the tiny encoder instead of decoding videos / reading encoder.pt."""
     torch.set_num_threads(1)
     banks = {"train": planted_bank(10, 3, seed=0, split="train"), "test": planted_bank(6, 3, seed=1, split="test")}
+    ddir = fake_dataset_dir(tmp_path)
+    for split, bank in banks.items():  # what load_bank records of its selection
+        bank.selection = {"dataset": str(ddir), "split": split, "max_clips": 0, "seed": 0}
     monkeypatch.setattr(protocols, "load_bank", lambda d, split, size, max_clips, seed: banks[split])
     monkeypatch.setattr(protocols, "_has_split", lambda d, split: True)
     ckpt = {"model": "tiny", "config": {}, "state_dict": {}}
@@ -44,7 +47,7 @@ def doubles(monkeypatch, tmp_path):
     monkeypatch.setattr(enc_mod, "build_encoder", build)
     enc_path = tmp_path / "encoder.pt"
     enc_path.write_bytes(b"weights")
-    return {"ddir": fake_dataset_dir(tmp_path), "enc": enc_path, "tmp": tmp_path}
+    return {"ddir": ddir, "enc": enc_path, "tmp": tmp_path}
 
 
 def test_linear_probe_planted_signal(doubles):
@@ -110,6 +113,8 @@ def test_domain_adapt_maps_classes_by_name(doubles, monkeypatch):
     tgt = tgt.subset([i for i in range(len(tgt)) if tgt.labels[i] != 1])  # target lacks class1
     tgt.class_names = ["class0", "class2"]
     tgt.labels = np.where(tgt.labels == 2, 1, 0)
+    src.selection = {"dataset": str(doubles["ddir"]), "split": "train", "max_clips": 0, "seed": 0}
+    tgt.selection = {"dataset": str(doubles["ddir"]), "split": "test", "max_clips": 0, "seed": 0}
     monkeypatch.setattr(protocols, "load_bank", lambda d, split, *a: src if split == "train" else tgt)
     out = doubles["tmp"] / "da"
     m = protocols.finetune(make_cfg(), method="videomae", dataset_dir=doubles["ddir"], encoder_path=doubles["enc"],

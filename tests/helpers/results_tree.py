@@ -1,53 +1,114 @@
 """A small fabricated-but-consistent results tree for audit/report tests: real files, real hashes.
 
-Layout (relative to `root`, profile smoke): a dataset with a manifest, a motion settings file,
-pretraining checkpoints and logs, eval runs (predictions.csv + metrics.json with provenance),
-summary.json / table.md in the evaluation area's format, and a dvc.lock recording their md5.
+Layout (relative to `root`, profile smoke): a dataset (classInd.txt, a manifest with train and test
+clips and one quarantined test clip), a motion settings file, pretraining checkpoints and logs,
+linear-probe runs whose predictions.csv score exactly the test split's usable clips with the
+manifest's labels (metrics.json from the evaluation area's own `metrics_from_probs`, with the
+`scored` record and provenance), summary.json / table.md from `motionmvm.eval.aggregate`, and a
+dvc.lock recording the md5 of every output. `relock` plays `dvc commit --force` after an edit.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import math
-import os
 from pathlib import Path
 
 import numpy as np
 import yaml
-from scipy import stats
 
 from motionmvm import config, provenance
 from motionmvm.data import manifest
-from motionmvm.io import atomic_write_text, sha256_file, sha256_json, write_json
+from motionmvm.eval.aggregate import aggregate
+from motionmvm.eval.metrics import metrics_from_probs
+from motionmvm.io import atomic_write_text, read_json, sha256_file, sha256_json, write_json
 
 METHODS = ("videomae", "mgm")
 SEEDS = (0, 1, 2)
 PROTOCOL, DATASET, CLASSES = "linear_probe", "synth", ("walk", "run", "jump")
+PER_CLASS = {"train": 3, "test": 4}
+DDIR = Path("data/smoke/synth")
+
+
+def clip_ids(split: str) -> list[tuple[str, int]]:
+    """(clip id, label) of the usable clips of a split, in manifest (sorted id) order."""
+    return sorted((f"{DATASET}_{split}_{c}_{i}", ci) for ci, c in enumerate(CLASSES) for i in range(PER_CLASS[split]))
+
+
+def write_predictions(path: Path, rng: np.random.Generator, skill: float = 0.0, split: str = "test") -> float:
+    """Random softmax outputs over the split's usable clips with their true labels; returns the
+    top-1 computed here independently."""
+    ids = clip_ids(split)
+    labels = np.array([y for _, y in ids])
+    logits = rng.standard_normal((len(ids), len(CLASSES)))
+    logits[np.arange(len(ids)), labels] += skill
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    lines = ["clip_id,label,pred," + ",".join(f"prob_{c}" for c in CLASSES)]
+    for (cid, y), p in zip(ids, probs):
+        lines.append(f"{cid},{y},{p.argmax()}," + ",".join(repr(float(v)) for v in p))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return float((probs.argmax(1) == labels).mean())
+
+
+def rewrite_metrics(run: Path) -> dict:
+    """metrics.json's numbers recomputed from the run's predictions.csv by the evaluation area's
+    code, as a forger who edits predictions would do to stay consistent; returns the metrics."""
+    from motionmvm.eval.metrics import recompute_metrics
+
+    m = read_json(run / "metrics.json")
+    m.update(recompute_metrics(run / "predictions.csv", m.get("eval_classes")))
+    write_json(run / "metrics.json", m)
+    return m
 
 
 def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def write_predictions(path: Path, rng: np.random.Generator, n: int = 12, skill: float = 0.0) -> float:
-    """Random softmax outputs; returns the true top-1 computed here independently."""
-    labels = rng.integers(0, len(CLASSES), n)
-    logits = rng.standard_normal((n, len(CLASSES)))
-    logits[np.arange(n), labels] += skill
-    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    lines = ["clip_id,label,pred," + ",".join(f"prob_{c}" for c in CLASSES)]
-    for i in range(n):
-        lines.append(f"clip{i:03d},{labels[i]},{probs[i].argmax()}," + ",".join(repr(float(v)) for v in probs[i]))
-    atomic_write_text(path, "\n".join(lines) + "\n")
-    return float((probs.argmax(1) == labels).mean())
+def relock(root: Path = Path(".")) -> None:
+    """Rewrite every md5 in dvc.lock from the files (what `dvc commit --force` does)."""
+    lock_path = root / "dvc.lock"
+    lock = yaml.safe_load(lock_path.read_text())
+    for stage in lock["stages"].values():
+        stage["outs"] = [out for out in stage["outs"] if (root / out["path"]).exists()]  # removed outputs
+        for out in stage["outs"]:
+            out["md5"] = _md5(root / out["path"])
+    lock_path.write_text(yaml.safe_dump(lock, sort_keys=False))
 
 
-def fmt(values: list[float]) -> tuple[dict, str]:
-    x = np.asarray(values)
-    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    stat = {"n": len(x), "mean": float(x.mean()), "std": float(x.std(ddof=1)), "half_width": half,
-            "ci_low": float(x.mean()) - half, "ci_high": float(x.mean()) + half}
-    return stat, f"{stat['mean'] * 100:.1f} ± {half * 100:.1f}"
+def _dataset(rng) -> None:
+    DDIR.mkdir(parents=True, exist_ok=True)
+    (DDIR / "classInd.txt").write_text("".join(f"{i + 1} {c}\n" for i, c in enumerate(CLASSES)))
+    entries = []
+    for split in PER_CLASS:
+        for cid, y in clip_ids(split):
+            video = DDIR / "videos" / f"{cid}.mp4"
+            video.parent.mkdir(parents=True, exist_ok=True)
+            video.write_bytes(rng.bytes(256))
+            entries.append({"clip_id": cid, "path": str(video.relative_to(DDIR)), "label": y,
+                            "label_name": CLASSES[y], "split": split, "domain": "A", "frames": 16, "fps": 25,
+                            "width": 64, "height": 64, "size": 256, "sha256": sha256_file(video), "status": "ok",
+                            "reason": ""})
+    entries.append({"clip_id": f"{DATASET}_test_bad", "path": "videos/bad.mp4", "label": 0, "label_name": CLASSES[0],
+                    "split": "test", "domain": "A", "frames": 0, "fps": 0, "width": 0, "height": 0, "size": 0,
+                    "sha256": "", "status": "quarantined", "reason": "zero bytes"})
+    manifest.write(DDIR, entries)
+
+
+def write_run(run: Path, cfg: dict, rng, skill: float, seed: int, checkpoint: Path, settings: Path,
+              gflops: float) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    write_predictions(run / "predictions.csv", rng, skill=skill)
+    from motionmvm.eval.metrics import recompute_metrics
+
+    m = recompute_metrics(run / "predictions.csv")
+    m.update({"seed": seed, "views_per_video": 1, "clips_quarantined": 1,
+              "quarantined": [{"clip_id": f"{DATASET}_test_bad", "reason": "zero bytes"}],
+              "scored": {"dataset": str(DDIR), "split": "test", "max_clips": cfg["eval"][PROTOCOL]["max_test_clips"],
+                         "seed": seed, "manifest_hash": read_json(DDIR / "manifest.json")["hash"],
+                         "classes_from": str(DDIR)},
+              "gflops_per_view": gflops,
+              "provenance": provenance.record(cfg, dataset_dir=DDIR, motion_settings=[settings],
+                                              checkpoint=checkpoint, seed=seed)})
+    write_json(run / "metrics.json", m)
 
 
 def build(root: Path, repo: Path, write_lock: bool = True) -> dict:
@@ -59,25 +120,12 @@ def build(root: Path, repo: Path, write_lock: bool = True) -> dict:
         (root / "params.yaml").write_text(yaml.safe_dump(params))
     cfg = config.load(root / "params.yaml", "smoke")
     rng = np.random.default_rng(0)
-    ddir = Path("data/smoke/synth")
-    entries = []
-    for i in range(4):
-        video = ddir / "videos" / f"clip{i}.mp4"
-        video.parent.mkdir(parents=True, exist_ok=True)
-        video.write_bytes(rng.bytes(256))
-        entries.append({"clip_id": f"clip{i}", "path": str(video.relative_to(ddir)), "label": i % 3,
-                        "label_name": CLASSES[i % 3], "split": "test", "domain": "A", "frames": 16, "fps": 25,
-                        "width": 64, "height": 64, "size": 256, "sha256": sha256_file(video), "status": "ok",
-                        "reason": ""})
-    manifest.write(ddir, entries)
+    _dataset(rng)
     settings = Path("cache/smoke/synth/motion/flow/settings.json")
     body = {"kind": "flow", "algorithm": "farneback"}
     write_json(settings, {**body, "settings_hash": sha256_json(body)})
-    lock_outs = {}
-    table = ["| protocol | method | dataset | seeds | top-1 % (± 95% CI) | top-5 % |", "|---|---|---|---|---|---|"]
-    rows = []
+    outs = [str(DDIR / "manifest.json")]
     for j, method in enumerate(METHODS):
-        tops = []
         for seed in SEEDS:
             pre = Path(f"runs/smoke/pretrain/{method}/seed{seed}")
             pre.mkdir(parents=True, exist_ok=True)
@@ -85,28 +133,15 @@ def build(root: Path, repo: Path, write_lock: bool = True) -> dict:
             (pre / "log.csv").write_text("step,loss\n" + "".join(f"{s},{2.0 / (s + 1) + seed * 0.01}\n" for s in range(10)))
             write_json(pre / "metrics.json", {"wall_time_s": 10.0 + j * 5 + seed})
             run = Path(f"runs/smoke/eval/{PROTOCOL}/{method}/{DATASET}/seed{seed}")
-            run.mkdir(parents=True, exist_ok=True)
-            top1 = write_predictions(run / "predictions.csv", rng, skill=1.0 + j)
-            tops.append(top1)
-            prov = provenance.record(cfg, dataset_dir=ddir, motion_settings=[settings],
-                                     checkpoint=pre / "encoder.pt", seed=seed)
-            write_json(run / "metrics.json", {"top1": top1, "seed": seed, "provenance": prov})
-            for f in ("metrics.json", "predictions.csv"):
-                lock_outs[str(run / f)] = _md5(run / f)
-            lock_outs[str(pre / "encoder.pt")] = _md5(pre / "encoder.pt")
-        stat, text = fmt(tops)
-        rows.append({"protocol": PROTOCOL, "method": method, "dataset": DATASET, "seeds": list(SEEDS),
-                     "top1": stat, "gflops_per_view": {"mean": 1.5 + j, "half_width": None}})
-        table.append(f"| {PROTOCOL} | {method} | {DATASET} | {len(SEEDS)} | {text} |  |")
+            write_run(run, cfg, rng, 1.0 + j, seed, pre / "encoder.pt", settings, gflops=1.5 + j)
+            outs += [str(run / "metrics.json"), str(run / "predictions.csv"), str(pre / "encoder.pt")]
     results = Path("results/smoke")
-    write_json(results / "summary.json", {"confidence": 0.95, "baseline": "videomae", "rows": rows})
-    atomic_write_text(results / "table.md", "\n".join(table) + "\n")
+    aggregate("runs/smoke/eval", results, cfg["eval"]["confidence"])
+    outs += [str(results / f) for f in ("summary.json", "table.md")]
     lock = {"schema": "2.0", "stages": {
-        "eval": {"cmd": "motionmvm eval ...", "outs": [{"path": p, "hash": "md5", "md5": m} for p, m in lock_outs.items()]},
-        "data": {"cmd": "motionmvm data ...", "outs": [{"path": str(ddir / "manifest.json"), "hash": "md5",
-                                                       "md5": _md5(ddir / "manifest.json")}]}}}
+        "eval": {"cmd": "motionmvm eval ...", "outs": [{"path": p, "hash": "md5", "md5": _md5(Path(p))} for p in outs]}}}
     if write_lock:
         (root / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
-    return {"cfg": cfg, "table": results / "table.md", "dataset": ddir, "settings": settings,
+    return {"cfg": cfg, "table": results / "table.md", "dataset": DDIR, "settings": settings,
             "run": lambda m, s: Path(f"runs/smoke/eval/{PROTOCOL}/{m}/{DATASET}/seed{s}"),
             "encoder": lambda m, s: Path(f"runs/smoke/pretrain/{m}/seed{s}/encoder.pt")}

@@ -13,7 +13,8 @@ rule audit:
         table=f"{RESULTS}/table.md",
         summary=f"{RESULTS}/summary.json",
     output:
-        f"{RESULTS}/audit.json",
+        trace=f"{RESULTS}/audit.json",
+        summary=f"{RESULTS}/audit_summary.json",
     log:
         f"{LOGS}/audit.log",
     params:
@@ -23,7 +24,7 @@ rule audit:
     conda:
         CONDA_ENV
     shell:
-        "motionmvm audit {params.args} --skip-dvc-lock --out {output} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
+        "motionmvm audit {params.args} --skip-dvc-lock --out {output.trace} --summary {output.summary} {input.table} > {log} 2>&1 || (cat {log}; exit 1)"
 
 
 rule report:

@@ -51,6 +51,10 @@ class ClipBank:
     frames: list[np.ndarray]
     class_names: list[str]
     quarantined: list[dict] = field(default_factory=list)
+    # how the clips were chosen (recorded with a run's predictions, recomputed by the audit):
+    # {dataset, split, max_clips, seed}: usable clips of `split`, the seeded class-stratified subset
+    # of at most max_clips (0 = all), minus clips that fail to decode (listed in `quarantined`)
+    selection: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -58,7 +62,7 @@ class ClipBank:
     def subset(self, idx) -> "ClipBank":
         idx = list(idx)
         return ClipBank(self.dataset_dir, self.split, [self.clip_ids[i] for i in idx], self.labels[idx],
-                        [self.frames[i] for i in idx], self.class_names, self.quarantined)
+                        [self.frames[i] for i in idx], self.class_names, self.quarantined, self.selection)
 
 
 def load_bank(dataset_dir: str | Path, split: str, size: int, max_clips: int = 0,
@@ -100,7 +104,8 @@ def load_bank(dataset_dir: str | Path, split: str, size: int, max_clips: int = 0
         frames.append(_resize_short(fr, size))
     if not ids:
         raise ValueError(f"{dataset_dir}: every clip of split {split!r} is quarantined")
-    return ClipBank(str(dataset_dir), split, ids, np.asarray(labels, dtype=np.int64), frames, names, quarantined)
+    return ClipBank(str(dataset_dir), split, ids, np.asarray(labels, dtype=np.int64), frames, names, quarantined,
+                    {"dataset": str(dataset_dir), "split": split, "max_clips": int(max_clips), "seed": int(seed)})
 
 
 def temporal_indices(num_frames: int, clip_len: int, stride: int, start: int) -> np.ndarray:

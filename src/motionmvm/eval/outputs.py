@@ -30,8 +30,14 @@ def pretrain_encoder(cfg: dict, method: str, seed: int) -> Path:
 def write_run(out_dir: str | Path, cfg: dict, *, clip_ids: list[str], labels: np.ndarray,
               probs: np.ndarray, class_names: list[str], seed: int, started: float,
               quarantined: list[dict], dataset_dirs: list[Path], checkpoint: str | Path | None,
-              eval_classes: list[str] | None = None, extra: dict | None = None) -> dict:
-    """predictions.csv first, then metrics.json recomputed from it (so the two always agree)."""
+              scored: dict, eval_classes: list[str] | None = None, extra: dict | None = None) -> dict:
+    """predictions.csv first, then metrics.json recomputed from it (so the two always agree).
+
+    scored: the `selection` of the ClipBank whose clips were scored; recorded with the hash of its
+    dataset's manifest and the dataset whose classes are the probability columns (dataset_dirs[0]),
+    so the audit can recompute which clips, labels and columns predictions.csv must hold.
+    """
+    from motionmvm.io import read_json
     from motionmvm.provenance import record
 
     out_dir = Path(out_dir)
@@ -41,6 +47,8 @@ def write_run(out_dir: str | Path, cfg: dict, *, clip_ids: list[str], labels: np
     prov = record(cfg, dataset_dir=dataset_dirs[0], checkpoint=checkpoint, seed=seed, started=started,
                   datasets=[str(d) for d in dataset_dirs])
     metrics.update({
+        "scored": {**scored, "manifest_hash": read_json(Path(scored["dataset"]) / "manifest.json")["hash"],
+                   "classes_from": str(dataset_dirs[0])},
         "seed": seed,
         "clips_quarantined": len(quarantined),
         "quarantined": quarantined,

@@ -65,7 +65,7 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     return write_run(out_dir, cfg, clip_ids=test.clip_ids, labels=labels, probs=probs,
                      class_names=train.class_names, seed=seed, started=started,
                      quarantined=train.quarantined + test.quarantined, dataset_dirs=[dataset_dir, test_dir],
-                     checkpoint=encoder_path, eval_classes=eval_classes,
+                     checkpoint=encoder_path, scored=test.selection, eval_classes=eval_classes,
                      extra={**(info or {}), "method": method, "gflops_per_view": gflops, "throughput_views_per_s": throughput,
                             "views_per_video": ft["test_clips"] * ft["test_crops"], "epochs": epochs,
                             "train_clips": len(train), "history": history, "encoder_init": "random" if fresh else "pretrained"})
@@ -137,8 +137,9 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
     return write_run(out_dir, cfg, clip_ids=test.clip_ids, labels=test.labels, probs=probs,
                      class_names=train.class_names, seed=seed, started=started,
                      quarantined=train.quarantined + test.quarantined, dataset_dirs=[dataset_dir],
-                     checkpoint=encoder_path,
+                     checkpoint=encoder_path, scored=test.selection,
                      extra={**(info or {}), "method": f"mar_r{round(ratio * 100)}", "mask_ratio": ratio, "gflops_per_view": gflops,
+                            "views_per_video": ft["test_clips"] * ft["test_crops"],
                             "throughput_views_per_s": throughput, "full_finetune_gflops_per_view": full_gflops,
                             "full_finetune_throughput_views_per_s": full_tp, "gflops_fraction_of_full": gflops / full_gflops,
                             "recon_weight": recon_weight, "decoder_init": "videomae" if dec_state else "random",
@@ -180,8 +181,9 @@ def linear_probe(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Pat
     return write_run(out_dir, cfg, clip_ids=feats["test"][1], labels=feats["test"][2], probs=probs,
                      class_names=banks["train"].class_names, seed=seed, started=started,
                      quarantined=banks["train"].quarantined + banks["test"].quarantined,
-                     dataset_dirs=[dataset_dir], checkpoint=encoder_path,
+                     dataset_dirs=[dataset_dir], checkpoint=encoder_path, scored=banks["test"].selection,
                      extra={**(info or {}), "method": method, "train_clips": len(feats["train"][1]),
+                            "views_per_video": 1,
                             "feature_cache": str(cache_dir)})
 
 
@@ -220,7 +222,8 @@ def fewshot(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, ou
     return write_run(out_dir, cfg, clip_ids=ids, labels=np.concatenate(labels), probs=np.concatenate(probs),
                      class_names=banks["train"].class_names, seed=seed, started=started,
                      quarantined=sum((banks[s].quarantined for s in splits), []),
-                     dataset_dirs=[dataset_dir], checkpoint=encoder_path,
+                     dataset_dirs=[dataset_dir], checkpoint=encoder_path, scored=banks["test"].selection,
                      extra={**(info or {}), "method": method, "k": k, "draws": draws, "shots": shots,
-                            "shot_split": splits[0],
+                            "shot_split": splits[0], "shot_selection": banks[splits[0]].selection,
+                            "views_per_video": 1,
                             "feature_cache": str(cache_dir)})

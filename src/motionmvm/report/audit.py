@@ -1,36 +1,26 @@
-"""Audit a results table: trace each cell to its metrics files and predictions, recompute it, and
-check every recorded hash against the files on disk and against dvc.lock.
+"""Audit a results table: trace each cell to its runs, recompute it from the per-clip predictions
+and the dataset manifest, and check every recorded hash against the files and dvc.lock.
 
-Links checked per cell (a broken one is reported as `<cell>: <link>: <what is wrong>`):
-- `table.md`          the printed mean ± CI equals the one recomputed from the predictions;
-- `summary.json`      the aggregated mean equals the recomputed one;
-- `metrics.json`      exists, and its top1 equals the top1 recomputed from predictions.csv (a
-                      stale or edited metrics file fails here);
-- `params`            provenance.params_hash equals the hash of the current params (profile);
-- `checkpoint`        provenance.checkpoint.sha256 equals the sha256 of that file;
-- `dataset`           provenance.dataset.manifest_hash equals manifest.json's hash, which equals the
-                      hash of manifest.jsonl, whose per-video sha256 match the videos;
-- `motion settings`   provenance.motion {settings.json: hash} equal the files' settings_hash;
-- `dvc.lock`          every file above that a DVC stage declares as an output has that md5.
-The metrics files of a cell come from summary.json (`metrics_files` if a row carries them, else
-`runs/P/eval/<protocol>/<method>/<dataset>/seed<S>/metrics.json` for the row's seeds).
+A broken link is reported as `<cell>: <link>: <what is wrong>`. The checks are plain functions in
+motionmvm.report.audit_checks: RUN_CHECKS run on every run of a cell (one metrics.json +
+predictions.csv), CELL_CHECKS on every cell, TABLE_CHECKS once over all cells; a new artefact check
+is one function appended to a list. docs/audit.md lists the links and what each catches.
 """
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
-import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import yaml
-
 from motionmvm import config as mcfg
+from motionmvm.data.manifest import manifest_hash
 from motionmvm.io import read_json, sha256_file
-from motionmvm.report.table import Cell, read_cells
-
+from motionmvm.report import audit_clips as clips
+from motionmvm.report import audit_recompute as rc
+from motionmvm.report.audit_checks import (CELL_CHECKS, RUN_CHECKS, SUMMARY_METRICS, TABLE_CHECKS, CellRuns, Run,
+                                           _close, protocol_settings)
+from motionmvm.report.audit_dvc import DvcLock, md5_file
+from motionmvm.report.table import Cell, parse_number, read_cells
 
 @dataclass
 class Problem:
@@ -42,116 +32,18 @@ class Problem:
         return f"{self.cell}: {self.link}: {self.detail}"
 
 
-# --- recomputation (the evaluation area's functions when present, else a local top-1) -----------
+# --- the auditor ---------------------------------------------------------------------------------
 
-def _recompute_top1_local(predictions_csv: Path) -> float:
-    """top-1 from a CSV with clip_id, label[, pred], then one probability column per class
-    (`prob_<class>` or `p_<index>`); label is the column index of the true class."""
-    with open(predictions_csv, newline="") as f:
-        rows = list(csv.reader(f))
-    head = rows[0]
-    cols = [i for i, h in enumerate(head) if h.startswith(("prob_", "p_"))]
-    if head[:2] != ["clip_id", "label"] or not cols:
-        raise ValueError(f"{predictions_csv}: expected clip_id,label,...,prob_<class>... columns, got {head[:4]}")
-    probs = np.array([[float(r[i]) for i in cols] for r in rows[1:]])
-    labels = np.array([int(r[1]) for r in rows[1:]])
-    if len(labels) == 0:
-        raise ValueError(f"{predictions_csv}: no predictions")
-    return float((probs.argmax(1) == labels).mean())
+def table_rows(table_md: Path) -> dict:
+    """(protocol, method, dataset) -> {header: text} for every row of table.md."""
+    lines = [ln.strip().strip("|") for ln in table_md.read_text().splitlines() if ln.strip().startswith("|")]
+    head = [h.strip() for h in lines[0].split("|")]
+    out = {}
+    for ln in lines[2:]:
+        row = dict(zip(head, (c.strip() for c in ln.split("|"))))
+        out[(row.get("protocol"), row.get("method"), row.get("dataset"))] = row
+    return out
 
-
-def _eval_recompute():
-    """`recompute_metrics(predictions_csv, eval_classes)` of the evaluation area, if installed."""
-    import importlib
-
-    for name in ("motionmvm.eval", "motionmvm.eval.metrics"):
-        try:
-            fn = getattr(importlib.import_module(name), "recompute_metrics", None)
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("motionmvm.eval", name):
-                raise
-            continue
-        if fn is not None:
-            return fn
-    return None
-
-
-def recompute_top1(predictions_csv: Path, eval_classes: list[str] | None = None) -> float:
-    fn = _eval_recompute()
-    if fn is None:
-        return _recompute_top1_local(predictions_csv)
-    return float(fn(predictions_csv, eval_classes)["top1"])
-
-
-def mean_half_width(values: list[float], confidence: float = 0.95) -> tuple[float, float | None]:
-    """Mean and Student-t CI half-width over seeds (None for one seed), as motionmvm.eval.stats."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size < 2:
-        return float(x.mean()), None
-    from scipy import stats
-
-    return float(x.mean()), float(stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-
-
-# --- dvc.lock -------------------------------------------------------------------------------------
-
-class DvcLock:
-    """md5 of every output DVC recorded, for files directly or inside directory outputs: the
-    stage outputs in dvc.lock and the files tracked with `dvc add` (`*.dvc` files)."""
-
-    def __init__(self, lock_path: Path | None, root: Path):
-        self.root = root
-        self.files: dict[str, tuple[str, str]] = {}  # relpath -> (md5, stage or .dvc file)
-        self.dirs: dict[str, tuple[str, str]] = {}
-        if lock_path is None:
-            return
-        if lock_path.exists():
-            lock = yaml.safe_load(lock_path.read_text()) or {}
-            for stage, body in (lock.get("stages") or {}).items():
-                self._add(body.get("outs"), Path("."), f"stage {stage!r} in dvc.lock")
-        for dvcfile in sorted(root.rglob("*.dvc")):
-            rel = dvcfile.relative_to(root)
-            if rel.parts[0] in (".dvc", ".git") or not dvcfile.is_file():
-                continue
-            body = yaml.safe_load(dvcfile.read_text()) or {}
-            self._add(body.get("outs"), rel.parent, str(rel))
-
-    def _add(self, outs, base: Path, source: str) -> None:
-        for out in outs or []:
-            md5 = out.get("md5")
-            if md5 is not None:
-                path = str(Path(base, out["path"])).rstrip("/")
-                (self.dirs if md5.endswith(".dir") else self.files)[path] = (md5, source)
-
-    def _dir_listing(self, md5_dir: str) -> dict[str, str] | None:
-        obj = self.root / ".dvc" / "cache" / "files" / "md5" / md5_dir[:2] / md5_dir[2:]
-        if not obj.exists():
-            return None
-        return {e["relpath"]: e["md5"] for e in json.loads(obj.read_text())}
-
-    def expected(self, rel: str) -> tuple[str, str] | None:
-        """(md5, stage) that dvc.lock records for file `rel`, or None if no stage outputs it."""
-        if rel in self.files:
-            return self.files[rel]
-        for d, (md5, stage) in self.dirs.items():
-            if rel.startswith(d + "/"):
-                listing = self._dir_listing(md5)
-                if listing is None:
-                    return None  # directory object not in the cache: cannot tell
-                inner = rel[len(d) + 1:]
-                return (listing.get(inner, "<not in the directory output>"), stage)
-        return None
-
-
-def md5_file(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-# --- the audit ------------------------------------------------------------------------------------
 
 @dataclass
 class Auditor:
@@ -160,11 +52,11 @@ class Auditor:
     root: Path = Path(".")
     dvc_lock: Path | None = None
     hash_videos: bool = True
+    check_dvc_lock: bool = True
     problems: list[Problem] = field(default_factory=list)
     _sha: dict = field(default_factory=dict)
     _datasets: dict = field(default_factory=dict)
-
-    check_dvc_lock: bool = True
+    _views: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.root = Path(self.root)
@@ -172,156 +64,181 @@ class Auditor:
         self.lock = DvcLock(lock if self.check_dvc_lock else None, self.root)
         self.params_hash = mcfg.params_hash(self.cfg)
         self.runs = self.root / self.cfg["paths"]["runs"] / self.cfg["profile"]
+        self.data_rel = Path(self.cfg["paths"]["data"]) / self.cfg["profile"]  # as runs record it
+        self.data = self.root / self.data_rel
+        self.confidence = self.cfg["eval"]["confidence"]
 
     def fail(self, cell: str, link: str, detail: str) -> None:
         self.problems.append(Problem(cell, link, detail))
 
-    def _sha256(self, path: Path) -> str:
+    def settings(self, protocol: str) -> dict:
+        return protocol_settings(self.cfg, protocol)
+
+    def sha256(self, path: Path) -> str:
         if path not in self._sha:
             self._sha[path] = sha256_file(path)
         return self._sha[path]
 
-    def _rel(self, path: Path) -> str:
+    def rel(self, path: Path) -> str:
         try:
             return str(path.resolve().relative_to(self.root.resolve()))
         except ValueError:
             return str(path)
 
-    def _check_lock(self, cell: str, path: Path) -> None:
-        want = self.lock.expected(self._rel(path))
+    def dataset_view(self, ddir: Path, cell: str | None = None) -> clips.DatasetView | None:
+        """The dataset's manifest and classes; None (a `dataset` problem of `cell`) when its
+        manifest.jsonl or classInd.txt is missing."""
+        key = os.path.normpath(self.rel(ddir))
+        if key not in self._views:
+            missing = [f for f in ("manifest.jsonl", "classInd.txt") if not (self.root / key / f).exists()]
+            self._views[key] = f"{key}/{missing[0]} is missing" if missing else clips.DatasetView(self.root / key)
+        if isinstance(self._views[key], str):
+            if cell is not None:
+                self.fail(cell, "dataset", self._views[key])
+            return None
+        return self._views[key]
+
+    def check_lock(self, cell: str, path: Path) -> None:
+        want = self.lock.expected(self.rel(path))
         if want is not None and path.exists() and md5_file(path) != want[0]:
-            self.fail(cell, "dvc.lock", f"{self._rel(path)} md5 differs from {want[1]} "
+            self.fail(cell, "dvc.lock", f"{self.rel(path)} md5 differs from {want[1]} "
                                         "(changed after DVC recorded it)")
 
-    def _check_dataset(self, cell: str, ds: dict) -> None:
-        ddir = self.root / ds["dir"]
+    def check_dataset(self, cell: str, ddir_rel: str, recorded_hash: str) -> bool:
+        """The dataset a run recorded (manifest hash) is the one on disk; True when it holds."""
+        ddir = self.root / ddir_rel
         summary_path = ddir / "manifest.json"
         if not summary_path.exists():
-            return self.fail(cell, "dataset", f"{summary_path} is missing")
+            self.fail(cell, "dataset", f"{summary_path} is missing")
+            return False
         current = read_json(summary_path)["hash"]
-        if current != ds["manifest_hash"]:
-            return self.fail(cell, "dataset", f"{ds['dir']} manifest hash {current[:12]} differs from "
-                                              f"{ds['manifest_hash'][:12]} recorded (dataset changed)")
-        self._check_lock(cell, summary_path)
-        if ds["dir"] in self._datasets:
-            for p in self._datasets[ds["dir"]]:
-                self.fail(cell, "dataset", p)
-            return
-        found = []
-        from motionmvm.data.manifest import manifest_hash
+        if current != recorded_hash:
+            self.fail(cell, "dataset", f"{ddir_rel} manifest hash {current[:12]} differs from "
+                                       f"{str(recorded_hash)[:12]} recorded (dataset changed)")
+            return False
+        self.check_lock(cell, summary_path)
+        key = os.path.normpath(ddir_rel)
+        if key not in self._datasets:
+            self._datasets[key] = self._dataset_problems(ddir, ddir_rel, current)
+        for p in self._datasets[key]:
+            self.fail(cell, "dataset", p)
+        return not self._datasets[key]
 
-        entries = [json.loads(ln) for ln in (ddir / "manifest.jsonl").read_text().splitlines() if ln.strip()]
-        if manifest_hash(entries) != current:
-            found.append(f"{ds['dir']}/manifest.jsonl does not hash to manifest.json's hash (dataset changed)")
-        elif self.hash_videos:
-            for e in entries:
+    def _dataset_problems(self, ddir: Path, ddir_rel: str, current: str) -> list[str]:
+        view = self.dataset_view(ddir)
+        if view is None:
+            return [self._views[os.path.normpath(ddir_rel)]]
+        if manifest_hash(view.entries) != current:
+            return [f"{ddir_rel}/manifest.jsonl does not hash to manifest.json's hash (dataset changed)"]
+        found = list(view.problems)
+        if self.hash_videos:
+            for e in view.entries:
                 video = ddir / e["path"]
-                if e.get("status") == "ok" and (not video.exists() or self._sha256(video) != e["sha256"]):
+                if e.get("status") == "ok" and (not video.exists() or self.sha256(video) != e["sha256"]):
                     found.append(f"video {e['path']} {'is missing' if not video.exists() else 'sha256 differs from the manifest'} "
                                  "(dataset changed)")
-        self._datasets[ds["dir"]] = found
-        for p in found:
-            self.fail(cell, "dataset", p)
+        return found
 
-    def check_metrics_file(self, cell: str, path: Path) -> float | None:
-        """Every link of one run; returns its top1 recomputed from predictions.csv (None if broken)."""
-        rel = self._rel(path)
+    def load_run(self, cell: Cell, seed: int, path: Path) -> Run | None:
+        rel = self.rel(path)
         if not path.exists():
-            self.fail(cell, "metrics.json", f"{rel} is missing")
+            self.fail(cell.name, "metrics.json", f"{rel} is missing")
             return None
-        metrics = read_json(path)
-        self._check_lock(cell, path)
-        pred = path.parent / "predictions.csv"
-        top1 = None
-        if not pred.exists():
-            self.fail(cell, "predictions.csv", f"{self._rel(pred)} is missing")
+        pred_path = path.parent / "predictions.csv"
+        preds = None
+        if not pred_path.exists():
+            self.fail(cell.name, "predictions.csv", f"{self.rel(pred_path)} is missing")
         else:
-            self._check_lock(cell, pred)
-            top1 = recompute_top1(pred, metrics.get("eval_classes"))
-            if not math.isclose(metrics.get("top1", float("nan")), top1, abs_tol=1e-9):
-                self.fail(cell, "metrics.json", f"{rel} top1 {metrics.get('top1')} != {top1} recomputed from "
-                                                "predictions.csv (stale or edited metrics file)")
-        prov = metrics.get("provenance")
-        if not prov:
-            self.fail(cell, "provenance", f"{rel} has no provenance block")
-            return top1
-        if prov.get("params_hash") != self.params_hash:
-            self.fail(cell, "params", f"{rel} was made with params hash {str(prov.get('params_hash'))[:12]}, "
-                                      f"current params hash {self.params_hash[:12]} (stale metrics file)")
-        ck = prov.get("checkpoint")
-        if ck:
-            ck_path = self.root / ck["path"]
-            if not ck_path.exists():
-                self.fail(cell, "checkpoint", f"{ck['path']} is missing")
-            elif self._sha256(ck_path) != ck["sha256"]:
-                self.fail(cell, "checkpoint", f"{ck['path']} sha256 {self._sha256(ck_path)[:12]} differs from "
-                                              f"{ck['sha256'][:12]} recorded in {rel} (swapped checkpoint)")
-            else:
-                self._check_lock(cell, ck_path)
-        if prov.get("dataset"):
-            self._check_dataset(cell, prov["dataset"])
-        for settings, recorded in (prov.get("motion") or {}).items():
-            spath = self.root / settings
-            if not spath.exists():
-                self.fail(cell, "motion settings", f"{settings} is missing")
-            elif read_json(spath).get("settings_hash") != recorded:
-                self.fail(cell, "motion settings", f"{settings} settings_hash differs from {recorded[:12]} "
-                                                   f"recorded in {rel} (motion cache changed)")
-            else:
-                self._check_lock(cell, spath)
-        return top1
+            try:
+                preds = rc.read(pred_path)
+            except ValueError as exc:
+                self.fail(cell.name, "predictions.csv", str(exc))
+        metrics = read_json(path)
+        if metrics.get("seed", seed) != seed:
+            self.fail(cell.name, "metrics.json", f"{rel} records seed {metrics.get('seed')}, its directory seed {seed}")
+        return Run(cell.name, (cell.protocol, cell.method, cell.dataset), seed, path, rel, metrics, preds)
 
-    def metrics_files(self, cell: Cell, rows: dict) -> list[Path]:
-        row = rows.get((cell.protocol, cell.method, cell.dataset))
+    def cell_files(self, cell: Cell, row: dict | None) -> list[tuple[int, Path]]:
         if row is None:
             self.fail(cell.name, "summary.json", "no row for this cell")
-            base = self.runs / "eval" / cell.protocol / cell.method / cell.dataset
-            return sorted(base.glob("seed*/metrics.json"))
-        if row.get("metrics_files"):
-            return [self.root / p for p in row["metrics_files"]]
+        if row and row.get("metrics_files"):
+            bad = [p for p in row["metrics_files"] if not Path(p).parent.name.removeprefix("seed").isdigit()]
+            if bad:
+                self.fail(cell.name, "summary.json", f"metrics_files {bad} are not in seed<S> directories")
+            return [(int(Path(p).parent.name.removeprefix("seed")), self.root / p) for p in row["metrics_files"]
+                    if p not in bad]
         base = self.runs / "eval" / cell.protocol / cell.method / cell.dataset
-        return [base / f"seed{s}" / "metrics.json" for s in row["seeds"]]
+        seeds = sorted(set(self.cfg["experiment"]["seeds"]) | set((row or {}).get("seeds", [])))
+        return [(s, base / f"seed{s}" / "metrics.json") for s in seeds]
 
     def run(self) -> dict:
-        cells = read_cells(self.table_md)
         summary_path = self.table_md.parent / "summary.json"
         summary = read_json(summary_path) if summary_path.exists() else {"rows": []}
         if not summary_path.exists():
             self.fail(str(self.table_md), "summary.json", f"{summary_path} is missing")
-        self._check_lock(str(self.table_md), self.table_md)
-        confidence = summary.get("confidence", 0.95)
+        if not _close(summary.get("confidence", self.confidence), self.confidence):
+            self.fail(str(self.table_md), "summary.json", f"confidence {summary.get('confidence')}, params "
+                                                          f"eval.confidence {self.confidence}")
+        self.check_lock(str(self.table_md), self.table_md)
+        self.check_lock(str(self.table_md), summary_path)
         rows = {(r["protocol"], r["method"], r["dataset"]): r for r in summary["rows"]}
-        trace = []
-        for cell in cells:
-            files = self.metrics_files(cell, rows)
+        printed = table_rows(self.table_md)
+        cells: dict = {}
+        for cell in read_cells(self.table_md):
+            key = (cell.protocol, cell.method, cell.dataset)
+            c = CellRuns(cell, rows.get(key), printed.get(key, {}), [])
+            files = self.cell_files(cell, c.row)
             if not files:
                 self.fail(cell.name, "metrics.json", "no metrics files for this cell")
-            tops = [self.check_metrics_file(cell.name, f) for f in files]
-            entry = {"cell": cell.name, "printed": cell.text, "metrics_files": [self._rel(f) for f in files]}
-            if files and all(t is not None for t in tops):
-                mean, half = mean_half_width(tops, confidence)
-                entry["recomputed"] = {"per_seed": tops, "mean": mean, "half_width": half}
-                self._compare_printed(cell, mean, half)
-                row = rows.get((cell.protocol, cell.method, cell.dataset))
-                if row is not None and "top1" in row and not math.isclose(row["top1"]["mean"], mean, abs_tol=1e-9):
-                    self.fail(cell.name, "summary.json", f"top1 mean {row['top1']['mean']} != {mean} recomputed")
-            entry["problems"] = [str(p) for p in self.problems if p.cell == cell.name]
+            for seed, path in files:
+                run = self.load_run(cell, seed, path)
+                if run is None:
+                    continue
+                for check in RUN_CHECKS:
+                    check(self, run)
+                c.runs.append(run)
+            if files and len(c.runs) == len(files) and all(r.recomputed for r in c.runs):
+                for metric in SUMMARY_METRICS:
+                    if all(metric in r.recomputed for r in c.runs):
+                        c.recomputed[metric] = {r.seed: r.recomputed[metric] for r in c.runs}
+            for check in CELL_CHECKS:
+                check(self, c)
+            cells[key] = c
+        for check in TABLE_CHECKS:
+            check(self, cells)
+        trace = []
+        for c in cells.values():
+            top1 = c.recomputed.get("top1")
+            entry = {"cell": c.cell.name, "printed": c.cell.text, "metrics_files": [r.rel for r in c.runs],
+                     "problems": [str(p) for p in self.problems if p.cell == c.cell.name]}
+            if top1:
+                mean, half = rc.interval([top1[s] for s in sorted(top1)], self.confidence)
+                entry["recomputed"] = {"per_seed": [top1[s] for s in sorted(top1)], "mean": mean, "half_width": half}
             trace.append(entry)
         return {"table": str(self.table_md), "ok": not self.problems, "cells": trace,
-                "problems": [str(p) for p in self.problems]}
+                "problems": [str(p) for p in self.problems], "_cells": cells}
 
-    def _compare_printed(self, cell: Cell, mean: float, half: float | None) -> None:
-        tol = 0.5 * 10 ** (-cell.decimals) + 1e-9  # the printed value is rounded to `decimals`
-        want = f"{mean * 100:.{cell.decimals}f}" + ("" if half is None else f" ± {half * 100:.{cell.decimals}f}")
-        bad = abs(cell.mean - mean * 100) > tol or (half is None) != (cell.half_width is None) or (
-            half is not None and abs(cell.half_width - half * 100) > tol)
+    def compare_printed(self, cell: str, column: str, text: str, mean: float, half: float | None) -> None:
+        num = parse_number(text)
+        decimals = num[2] if num else 1
+        want = f"{mean * 100:.{decimals}f}" + ("" if half is None else f" ± {half * 100:.{decimals}f}")
+        tol = 0.5 * 10 ** (-decimals) + 1e-9  # the printed value is rounded to `decimals`
+        bad = num is None or abs(num[0] - mean * 100) > tol or (half is None) != (num[1] is None) or (
+            half is not None and abs(num[1] - half * 100) > tol)
         if bad:
-            self.fail(cell.name, "table.md", f"printed {cell.text!r} but the predictions give {want!r} (edited number)")
+            self.fail(cell, "table.md", f"printed {text!r} in {column!r} but the predictions give {want!r} (edited number)")
 
 
 def audit(table_md: str | Path, cfg: dict, root: str | Path = ".", dvc_lock: str | Path | None = None,
-          hash_videos: bool = True, check_dvc_lock: bool = True) -> dict:
-    """Run every check; returns the trace with `ok` and the list of `problems`."""
+          hash_videos: bool = True, check_dvc_lock: bool = True, summary_out: str | Path | None = None) -> dict:
+    """Run every check; returns the trace with `ok` and the list of `problems`. summary_out: also
+    write the signed summary (motionmvm.report.audit_summary) there."""
+    from motionmvm.report import audit_summary
+
     aud = Auditor(Path(table_md), cfg, Path(root), Path(dvc_lock) if dvc_lock else None, hash_videos,
                   check_dvc_lock=check_dvc_lock)
-    return aud.run()
+    result = aud.run()
+    cells = result.pop("_cells")
+    if summary_out is not None:
+        result["summary"] = audit_summary.write(Path(summary_out), aud, cells, result["ok"])
+    return result

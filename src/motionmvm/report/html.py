@@ -1,5 +1,5 @@
 """results/P/report.html: one self-contained page (images inlined) with the table, the audit
-verdict, plots, mask pictures and the provenance of every run."""
+verdict and the sha256 of its signed summary, plots, mask pictures and the provenance of every run."""
 from __future__ import annotations
 
 import base64
@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from motionmvm.io import atomic_write_text, read_json
+from motionmvm.io import atomic_write_text, read_json, sha256_file
 
 
 def read_provenance(report_html: str | Path) -> dict:
@@ -62,6 +62,10 @@ def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path],
         parts.append(f"<h2>Audit: {verdict}</h2><p>{len(a['cells'])} cells traced to their metrics files and predictions.</p>")
         if a["problems"]:
             parts.append("<ul>" + "".join(f"<li>{html.escape(p)}</li>" for p in a["problems"]) + "</ul>")
+    signed = results / "audit_summary.json"
+    if signed.exists():  # a reader pins the audited table by this hash (`motionmvm audit --verify`)
+        parts.append(f"<p>Signed audit summary <code>{html.escape(signed.name)}</code>: sha256 "
+                     f"<code id='audit-summary-sha256'>{sha256_file(signed)}</code></p>")
     parts.append("<h2>Plots</h2>" + ("".join(_img(p) for p in plots) or "<p>No plots yet.</p>"))
     if masks:
         parts.append("<h2>Masks</h2>" + "".join(_img(p) for p in masks))
