@@ -79,3 +79,21 @@ def test_pretraining_time_sums_resumed_sessions(tmp_path):
     run.mkdir(parents=True)
     (run / "log.csv").write_text("step,epoch,loss,lr,clips_per_s,elapsed_s\n1,0,2,0.1,5,10\n2,0,1,0.1,5,4\n")
     assert plots.pretrain_times(tmp_path) == {"mgm": 14.0}
+
+
+def test_report_shows_the_pretraining_efficiency(tmp_path):
+    from motionmvm.io import write_json
+    from motionmvm.report.html import _efficiency_rows
+
+    run = tmp_path / "pretrain" / "videomae" / "seed0"
+    run.mkdir(parents=True)
+    write_json(run / "metrics.json", {"device_name": "NVIDIA H200", "precision": "bfloat16",
+                                      "clips_per_s": 812.25, "data_wait_fraction": 0.031,
+                                      "gflops_per_clip": 201.4, "mfu": 0.4123})
+    cpu = tmp_path / "pretrain" / "mgm" / "seed0"
+    cpu.mkdir(parents=True)
+    write_json(cpu / "metrics.json", {"device_name": "x86_64", "precision": "float32", "clips_per_s": 9.0,
+                                      "data_wait_fraction": 0.5, "gflops_per_clip": 1.0, "mfu": None})
+    table = _efficiency_rows(tmp_path)
+    assert "<td>812.2</td><td>3.1%</td><td>201.4</td><td>41.2%</td>" in table
+    assert "<td>50.0%</td><td>1.0</td><td>n/a</td>" in table
