@@ -17,11 +17,10 @@ import torch
 
 from _common import machine, timed
 from motionmvm import config, methods
+from motionmvm.train import accounting
 from motionmvm.train.loop import clip_side, mask_grid
 from motionmvm.train.optim import build_optimizer
 
-# Dense bf16 tensor-core peak (FLOP/s) by device name fragment (NVIDIA datasheets, no sparsity).
-PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12}
 
 
 def random_motion(spec, frames, size, rng) -> dict:
@@ -122,7 +121,7 @@ def gpu_benchmark(batch, steps, compile_model):
     run = torch.compile(model) if compile_model else model
     dt, _ = time_steps(run, opt, data, steps, warmup=3, autocast=True)
     name = torch.cuda.get_device_name(0)
-    peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
+    peak = accounting.peak_flops(name)  # the bf16 dense peak table the pretraining loop uses
     achieved = flops / dt
     mfu = f"{100 * achieved / peak:.1f}%" if peak else "unknown peak"
     print(f"GPU {name}: ViT-B videomae 16x224x224, 90% tube mask, batch {batch}, bf16, "

@@ -90,3 +90,21 @@ def test_report_shows_the_signed_summary_hash(tree, tmp_path):
     page = (tmp_path / "results/smoke/report.html").read_text()
     digest = sha256_file(tmp_path / "results/smoke/audit_summary.json")
     assert f"<code id='audit-summary-sha256'>{digest}</code>" in page and "Audit: passed" in page
+
+
+def test_report_shows_the_pretraining_efficiency(tmp_path):
+    from motionmvm.io import write_json
+    from motionmvm.report.html import _efficiency_rows
+
+    run = tmp_path / "pretrain" / "videomae" / "seed0"
+    run.mkdir(parents=True)
+    write_json(run / "metrics.json", {"device_name": "NVIDIA H200", "precision": "bfloat16",
+                                      "clips_per_s": 812.25, "data_wait_fraction": 0.031,
+                                      "gflops_per_clip": 201.4, "mfu": 0.4123})
+    cpu = tmp_path / "pretrain" / "mgm" / "seed0"
+    cpu.mkdir(parents=True)
+    write_json(cpu / "metrics.json", {"device_name": "x86_64", "precision": "float32", "clips_per_s": 9.0,
+                                      "data_wait_fraction": 0.5, "gflops_per_clip": 1.0, "mfu": None})
+    table = _efficiency_rows(tmp_path)
+    assert "<td>812.2</td><td>3.1%</td><td>201.4</td><td>41.2%</td>" in table
+    assert "<td>50.0%</td><td>1.0</td><td>n/a</td>" in table

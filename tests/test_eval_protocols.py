@@ -211,3 +211,45 @@ def test_linear_head_reads_layer_normalised_pooled_features():
     x = seen["x"]
     assert torch.allclose(x.mean(-1), torch.zeros(2), atol=1e-4)
     assert torch.allclose(x.std(-1, unbiased=False), torch.ones(2), atol=1e-2)
+
+
+def test_finetune_killed_after_an_epoch_resumes_exactly(doubles):
+    """A requeued fine-tuning job continues from its per-epoch checkpoint with the same result as an
+    uninterrupted run (weights, optimizer, clip / augmentation / mixup RNG streams restored)."""
+    kw = dict(method="videomae", dataset_dir=doubles["ddir"], encoder_path=doubles["enc"], seed=0,
+              protocol_cfg=FT)
+    ref = protocols.finetune(make_cfg(), out_dir=doubles["tmp"] / "ref", log=lambda *_: None, **kw)
+    assert not (doubles["tmp"] / "ref" / "checkpoint.pt").exists()  # removed once the run is written
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_epoch_1(msg):
+        if msg.startswith("epoch 1:"):
+            raise Killed  # after epoch 1 trained, before its checkpoint: epoch 0's is on disk
+
+    out = doubles["tmp"] / "killed"
+    with pytest.raises(Killed):
+        protocols.finetune(make_cfg(), out_dir=out, log=kill_at_epoch_1, **kw)
+    assert (out / "checkpoint.pt").exists()
+    lines = []
+    got = protocols.finetune(make_cfg(), out_dir=out, log=lines.append, **kw)
+    assert lines[0].startswith("resumed from") and "after epoch 0" in lines[0]
+    assert [h["loss"] for h in got["history"]] == [h["loss"] for h in ref["history"]]
+    assert (out / "predictions.csv").read_text() == (doubles["tmp"] / "ref" / "predictions.csv").read_text()
+
+
+def test_finetune_ignores_a_checkpoint_of_other_settings(doubles):
+    kw = dict(method="videomae", dataset_dir=doubles["ddir"], encoder_path=doubles["enc"], seed=0)
+    out = doubles["tmp"] / "other"
+
+    def stop(msg):
+        if msg.startswith("epoch 1:"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        protocols.finetune(make_cfg(), out_dir=out, protocol_cfg={**FT, "base_lr": 0.1}, log=stop, **kw)
+    assert (out / "checkpoint.pt").exists()
+    lines = []
+    protocols.finetune(make_cfg(), out_dir=out, protocol_cfg=FT, log=lines.append, **kw)
+    assert "belongs to other settings" in lines[0]

@@ -211,3 +211,35 @@ def test_tokenizer_cli_rejects_bad_params(project, capsys):
     assert main(["tokenizer", "train", "--params", "params.yaml", "--profile", "smoke",
                  "--dataset", "synth"]) == 2
     assert "tokenizer.decay" in capsys.readouterr().err
+
+
+def test_tokenizer_training_killed_mid_run_resumes_exactly(project):
+    """A requeued tokenizer job continues from checkpoint.pt: same weights and metrics as one run."""
+    from motionmvm import config
+    from motionmvm.tokenizer.train import train
+
+    over = {"tokenizer": {"steps": 6, "ckpt_every": 2, "log_every": 1}}
+    cfg = config.load("params.yaml", "smoke", overrides={"profiles": {"smoke": over}})
+    assert cfg["tokenizer"]["steps"] == 6
+    run = project / "runs" / "smoke" / "tokenizer" / "synth"
+    ref = train(cfg, "synth", log=lambda *_: None)
+    ref_state = torch.load(run / "tokenizer.pt", weights_only=True)["state_dict"]
+    assert not (run / "checkpoint.pt").exists()  # removed once the outputs are written
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_step_5(msg):
+        if " step 5/" in msg:
+            raise Killed  # steps 1-4 checkpointed (at 2 and 4), step 5 lost
+
+    with pytest.raises(Killed):
+        train(cfg, "synth", log=kill_at_step_5)
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 4
+    lines = []
+    got = train(cfg, "synth", log=lines.append)
+    assert lines[0].endswith("resumed at step 4")
+    state = torch.load(run / "tokenizer.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(state[k], ref_state[k]) for k in ref_state)
+    for key in ("psnr", "psnr_init", "curve", "codes_reset_total", "dead_codes"):
+        assert got[key] == ref[key], key

@@ -11,6 +11,18 @@ wildcard_constraints:
     seed=r"\d+",
 
 
+# GPU steps: local rules whose `motionmvm launch` dispatches them (under `--profile slurm`: one
+# submitit job each with params `resources.<step>`, requeued on timeout and resumed from the step's
+# checkpoint), as pretraining does.
+localrules:
+    eval_finetune,
+    eval_finetune_scratch,
+    eval_mar,
+    eval_linear_probe,
+    eval_fewshot,
+    eval_domain_adapt,
+
+
 rule eval_finetune:
     input:
         encoder=eval_encoder("finetune", EVAL, EVAL_REFS),
@@ -21,12 +33,13 @@ rule eval_finetune:
         f"{LOGS}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
+        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     wildcard_constraints:
         method="|".join(m for m in EVAL_METHODS if m != "scratch"),
     conda:
         CONDA_ENV
     shell:
-        "motionmvm finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_finetune_scratch:
@@ -40,10 +53,11 @@ rule eval_finetune_scratch:
         f"{LOGS}/eval_finetune_scratch/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
+        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     conda:
         CONDA_ENV
     shell:
-        "motionmvm finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_mar:
@@ -56,12 +70,13 @@ rule eval_mar:
         f"{LOGS}/eval_mar/mar_r{{percent}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
+        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     wildcard_constraints:
         percent="25|50|75",
     conda:
         CONDA_ENV
     shell:
-        "motionmvm mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_linear_probe:
@@ -74,10 +89,11 @@ rule eval_linear_probe:
         f"{LOGS}/eval_linear_probe/{{method}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
+        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     conda:
         CONDA_ENV
     shell:
-        "motionmvm linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_fewshot:
@@ -90,10 +106,11 @@ rule eval_fewshot:
         f"{LOGS}/eval_fewshot/{{method}}/{{dataset}}/seed{{seed}}.log",
     params:
         args=ARGS,
+        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     conda:
         CONDA_ENV
     shell:
-        "motionmvm fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_domain_adapt:
@@ -107,10 +124,11 @@ rule eval_domain_adapt:
         f"{LOGS}/eval_domain_adapt/{{method}}/seed{{seed}}.log",
     params:
         args=ARGS,
+        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     conda:
         CONDA_ENV
     shell:
-        "motionmvm domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_aggregate:

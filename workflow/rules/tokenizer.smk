@@ -6,6 +6,12 @@ wildcard_constraints:
     dataset="[a-z0-9_]+",
 
 
+# GPU steps (params resources.tokenizer_train): local rules dispatched by `motionmvm launch`.
+localrules:
+    tokenizer_train,
+    tokenizer2d_train,
+
+
 rule tokenizer_train:
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.json",
@@ -16,11 +22,12 @@ rule tokenizer_train:
         f"{LOGS}/tokenizer_train/{{dataset}}.log",
     params:
         args=ARGS,
+        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     priority: 40  # gates demvm's pretraining
     conda:
         CONDA_ENV
     shell:
-        "motionmvm tokenizer train {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- tokenizer train {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
 rule tokenizer_encode:
@@ -50,11 +57,12 @@ rule tokenizer2d_train:
         f"{LOGS}/tokenizer2d_train/{{dataset}}.log",
     params:
         args=ARGS,
+        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     priority: 40  # beside the 3D tokenizer, as in the run measured in docs/results.md
     conda:
         CONDA_ENV
     shell:
-        "motionmvm tokenizer train {params.args} --dataset {wildcards.dataset} --kind 2d > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- tokenizer train {params.args} --dataset {wildcards.dataset} --kind 2d > {log} 2>&1"
 
 
 rule tokenizer2d_encode:

@@ -90,7 +90,7 @@ def mar_loss_fn(masks: CellRunning, recon_weight: float, tubelet: int, patch: in
     from motionmvm.eval.recipe import soft_cross_entropy
 
     def loss_fn(model: MARModel, x, target):
-        mask = masks.train(len(x))
+        mask = masks.train(len(x)).to(x.device)
         logits, recon = model(x, mask, reconstruct=recon_weight > 0)
         cls = soft_cross_entropy(logits, target)
         if recon is None:

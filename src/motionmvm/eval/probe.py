@@ -14,9 +14,11 @@ from motionmvm.io import atomic_path
 def extract_features(encoder, bank: ClipBank, clip_len: int, stride: int, size: int,
                      batch_size: int) -> np.ndarray:
     """One centre view per clip (deterministic, so features are computed once) -> [N, D] float32."""
-    encoder.eval()
+    from motionmvm.eval.engine import device
+
+    encoder.to(device()).eval()
     views = [test_views(bank, i, clip_len, stride, size, 1, 1)[0] for i in range(len(bank))]
-    feats = [encoder.forward_features(torch.stack(views[j:j + batch_size])).float()
+    feats = [encoder.forward_features(torch.stack(views[j:j + batch_size]).to(device())).float().cpu()
              for j in range(0, len(views), batch_size)]
     return torch.cat(feats).numpy()
 

@@ -9,13 +9,14 @@ import torch
 
 from motionmvm.eval import encoder as enc_mod
 from motionmvm.eval.clips import load_bank
-from motionmvm.eval.engine import classification_loss, fit, make_train_loader, predict
+from motionmvm.eval.engine import classification_loss, device, fit, make_train_loader, predict
 from motionmvm.eval.flops import count_gflops
 from motionmvm.eval.outputs import write_run
 
 
 def _setup(seed: int, threads: int) -> float:
     torch.manual_seed(seed)
+    np.random.seed(seed)  # timm's Mixup draws from numpy's global RNG
     if threads:
         torch.set_num_threads(threads)
     return time.time()
@@ -28,7 +29,7 @@ def _has_split(dataset_dir: Path, split: str) -> bool:
 
 
 def _views_gflops(forward, frames: int, size: int) -> float:
-    return count_gflops(forward, torch.zeros(1, 3, frames, size, size))
+    return count_gflops(forward, torch.zeros(1, 3, frames, size, size, device=device()))
 
 
 def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, out_dir: Path,
@@ -54,7 +55,7 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     epochs = ft["scratch_epochs"] if method == "scratch" else ft["epochs"]
     loader = make_train_loader(train, ft, frames, stride, size, seed)
     history = fit(model, classification_loss, loader, ft, len(train.class_names), enc_mod.num_layers(encoder),
-                  epochs, log)
+                  epochs, log, checkpoint=out_dir / "checkpoint.pt")
     test_dir = eval_classes_from or dataset_dir
     test = load_bank(test_dir, "test", size, ft["max_test_clips"], seed)
     labels, eval_classes = _map_labels(test, train.class_names) if eval_classes_from else (test.labels, None)
@@ -62,13 +63,19 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     gflops = _views_gflops(model, frames, size)
     if method == "scratch":
         enc_mod.save_encoder(out_dir / "encoder.pt", ckpt, encoder)
-    return write_run(out_dir, cfg, clip_ids=test.clip_ids, labels=labels, probs=probs,
+    return _done(out_dir, write_run(out_dir, cfg, clip_ids=test.clip_ids, labels=labels, probs=probs,
                      class_names=train.class_names, seed=seed, started=started,
                      quarantined=train.quarantined + test.quarantined, dataset_dirs=[dataset_dir, test_dir],
                      checkpoint=encoder_path, scored=test.selection, eval_classes=eval_classes,
                      extra={**(info or {}), "method": method, "gflops_per_view": gflops, "throughput_views_per_s": throughput,
                             "views_per_video": ft["test_clips"] * ft["test_crops"], "epochs": epochs,
-                            "train_clips": len(train), "history": history, "encoder_init": "random" if fresh else "pretrained"})
+                            "train_clips": len(train), "history": history, "encoder_init": "random" if fresh else "pretrained"}))
+
+
+def _done(out_dir: Path, metrics: dict) -> dict:
+    """The run is written: its training checkpoint (kept for a requeued job) is no longer needed."""
+    (out_dir / "checkpoint.pt").unlink(missing_ok=True)
+    return metrics
 
 
 def _map_labels(test, source_names: list[str]):
@@ -122,19 +129,20 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
                         modes.get("order", "raster"))
     loader = make_train_loader(train, ft, frames, ev["stride"], size, seed)
     history = fit(model, mar_loss_fn(masks, recon_weight, tubelet, patch), loader, ft, k,
-                  enc_mod.num_layers(encoder), ft["epochs"], log)
+                  enc_mod.num_layers(encoder), ft["epochs"], log, checkpoint=out_dir / "checkpoint.pt",
+                  rngs={"masks": masks.rng})
     test = load_bank(dataset_dir, "test", size, ft["max_test_clips"], seed)
 
     def forward(x):
-        return model(x, masks.test(len(x)), reconstruct=False)[0]
+        return model(x, masks.test(len(x)).to(x.device), reconstruct=False)[0]
 
     probs, throughput = predict(forward, test, frames, ev["stride"], size, ft["test_clips"], ft["test_crops"], ev["batch_size"])
     gflops = _views_gflops(forward, frames, size)
-    full = enc_mod.VideoClassifier(encoder, dim, k, 0.0, enc_mod.head_kind(ckpt["model"])).eval()
+    full = enc_mod.VideoClassifier(encoder, dim, k, 0.0, enc_mod.head_kind(ckpt["model"])).to(device()).eval()
     full_gflops = _views_gflops(full, frames, size)
     _, full_tp = predict(full, test.subset(range(min(len(test), 4))), frames, ev["stride"], size, ft["test_clips"],
                          ft["test_crops"], ev["batch_size"])
-    return write_run(out_dir, cfg, clip_ids=test.clip_ids, labels=test.labels, probs=probs,
+    return _done(out_dir, write_run(out_dir, cfg, clip_ids=test.clip_ids, labels=test.labels, probs=probs,
                      class_names=train.class_names, seed=seed, started=started,
                      quarantined=train.quarantined + test.quarantined, dataset_dirs=[dataset_dir],
                      checkpoint=encoder_path, scored=test.selection,
@@ -143,7 +151,7 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
                             "throughput_views_per_s": throughput, "full_finetune_gflops_per_view": full_gflops,
                             "full_finetune_throughput_views_per_s": full_tp, "gflops_fraction_of_full": gflops / full_gflops,
                             "recon_weight": recon_weight, "decoder_init": "videomae" if dec_state else "random",
-                            "epochs": ft["epochs"], "train_clips": len(train), "history": history})
+                            "epochs": ft["epochs"], "train_clips": len(train), "history": history}))
 
 
 def _features(cfg, encoder, bank, key_parts, cache_path, frames, size):

@@ -2,7 +2,9 @@
 
 Runs one `motionmvm <step>` (or one per seed, as a SLURM job array, when `--seeds` is given and the
 step args contain `{seed}`) through the launcher. The parameter file and profile are taken from the
-step's own `--params/--profile` unless given before `--`.
+step's own `--params/--profile` unless given before `--`. The job's resources are params `launch:`
+overlaid with `resources.<key>`, the key derived from the step (`tokenizer train` ->
+tokenizer_train) unless `--resources` names it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def _step_option(argv: list[str], name: str) -> str | None:
 
 def _launch_command(args) -> int:
     from motionmvm import config
-    from motionmvm.launch.core import LaunchError, LaunchSettings, StepCommand, launch
+    from motionmvm.launch.core import LaunchError, LaunchSettings, StepCommand, launch, resources_key
 
     step = list(args.step)
     if step and step[0] == "--":
@@ -31,7 +33,12 @@ def _launch_command(args) -> int:
         raise config.ConfigError("launch: the step to launch cannot be `launch` itself")
     params = args.params or _step_option(step, "--params") or "params.yaml"
     profile = args.profile or _step_option(step, "--profile")
-    settings = LaunchSettings.from_config(config.load(params, profile))
+    key = args.resources or resources_key(step)
+    cfg = config.load(params, profile)
+    if args.resources and args.resources not in (cfg.get("resources") or {}):
+        raise config.ConfigError(f"launch: --resources {args.resources!r} is not a key of params "
+                                 f"`resources:` ({sorted(cfg.get('resources') or {})})")
+    settings = LaunchSettings.from_config(cfg, step=key)
     if args.seeds is not None and not any("{seed}" in a for a in step):
         raise config.ConfigError("launch: --seeds given but the step arguments contain no {seed}")
     arg_lists = [(s,) for s in args.seeds] if args.seeds is not None else [()]
@@ -50,6 +57,9 @@ def register(subparsers) -> None:
                    help="override params launch.backend")
     p.add_argument("--params", default=None, help="parameter file (default: the step's --params)")
     p.add_argument("--profile", default=None, help="profile (default: the step's --profile)")
+    p.add_argument("--resources", default=None,
+                   help="key of params `resources:` to request (default: from the step, e.g. "
+                        "`tokenizer train` -> tokenizer_train)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="one job per seed (a SLURM job array); fills {seed} in the step arguments")
     p.add_argument("step", nargs=argparse.REMAINDER, help="-- <step> [step args...]")

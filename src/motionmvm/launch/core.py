@@ -49,12 +49,26 @@ class LaunchSettings:
     folder: str = "logs/launch"
 
     @classmethod
-    def from_config(cls, cfg: dict) -> "LaunchSettings":
-        section = dict(cfg.get("launch") or {})
+    def from_config(cls, cfg: dict, step: str | None = None) -> "LaunchSettings":
+        """`launch:` overlaid with `resources.<step>` (the step's GPUs, CPUs, memory, time); a step
+        without an entry (a CPU step such as `config`) gets `launch:` as it is."""
+        section = {**(cfg.get("launch") or {}), **((cfg.get("resources") or {}).get(step) or {})}
         unknown = set(section) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise LaunchError(f"unknown launch settings {sorted(unknown)}")
         return cls(**section)
+
+
+def resources_key(step_argv: list[str]) -> str:
+    """The `resources:` key of a `motionmvm <step ...>` command: its sub-command words up to the
+    first option, joined by `_` (`tokenizer train --kind 2d` -> tokenizer_train,
+    `mar-finetune` -> mar_finetune)."""
+    words = []
+    for arg in step_argv:
+        if arg.startswith("-"):
+            break
+        words.append(arg.replace("-", "_"))
+    return "_".join(words)
 
 
 class Resumable(submitit.helpers.Checkpointable):

@@ -47,6 +47,27 @@ def _provenance_rows(runs: Path) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _efficiency_rows(runs: Path) -> str:
+    """Per pretraining run: throughput, data-wait fraction, FLOPs and MFU (train/accounting.py)."""
+    def fmt(v, spec):
+        return "n/a" if v is None else format(v, spec)
+
+    rows = []
+    for m in sorted(runs.glob("pretrain/*/seed*/metrics.json")):
+        d = read_json(m)
+        if "data_wait_fraction" not in d:
+            continue
+        cells = (m.parent.relative_to(runs), d.get("device_name", ""), d.get("precision", ""),
+                 fmt(d.get("clips_per_s"), ".1f"), fmt(d.get("data_wait_fraction"), ".1%"),
+                 fmt(d.get("gflops_per_clip"), ".1f"), fmt(d.get("mfu"), ".1%"))
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    if not rows:
+        return "<p>No pretraining runs with step accounting yet.</p>"
+    head = "".join(f"<th>{h}</th>" for h in ("run", "device", "precision", "clips/s", "waiting for data",
+                                              "GFLOP per clip (fwd+bwd)", "MFU (bf16 dense peak)"))
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
 def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path], masks: list[Path],
           provenance: dict | None = None) -> Path:
     """provenance: the report step's own record (commit, params hash, host, SLURM job id), embedded
@@ -69,6 +90,7 @@ def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path],
     parts.append("<h2>Plots</h2>" + ("".join(_img(p) for p in plots) or "<p>No plots yet.</p>"))
     if masks:
         parts.append("<h2>Masks</h2>" + "".join(_img(p) for p in masks))
+    parts.append("<h2>Pretraining efficiency (last session of each run)</h2>" + _efficiency_rows(runs))
     parts.append("<h2>Provenance of every run</h2>" + _provenance_rows(runs))
     if provenance is not None:
         blob = json.dumps(provenance, sort_keys=True).replace("</", "<\\/")

@@ -3,6 +3,9 @@
 Outputs (P = profile): `runs/P/tokenizer/<D>/` (3D VQ-VAE) or `runs/P/tokenizer2d/<D>/` (2D VQ):
 `tokenizer.pt` ({kind, config, preprocess, state_dict}; torch.load(weights_only=True)) and
 `metrics.json` (PSNR before/after on held-out clips, perplexity, codes used, dead codes, loss curve).
+Every `ckpt_every` steps the training state (weights, optimizer, curve, RNG streams) goes to
+`checkpoint.pt` beside them; a rerun with the same settings (a requeued SLURM job) resumes from it
+exactly, and it is removed once the outputs are written.
 """
 from __future__ import annotations
 
@@ -153,6 +156,7 @@ def train(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
     model = build_tokenizer(kind, tcfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=tcfg["lr"])
     eval_x = _eval_clips(probe, tcfg["eval_clips"], clip_frames)
+    resume = _Resume(where["run_dir"] / "checkpoint.pt", identity=[kind, dataset, tcfg, len(train_entries)])
 
     def batch():
         return torch.stack([store.random_clip(rng, clip_frames) for _ in range(tcfg["batch_size"])]).to(device)
@@ -162,7 +166,11 @@ def train(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
     model.train()
     curve = []
     before = None
-    for step in range(1, tcfg["steps"] + 1):
+    start = 0
+    if resume.exists():
+        start, curve, before = resume.load(model, opt, rng, device)
+        log(f"tokenizer {kind} {dataset}: resumed at step {start}")
+    for step in range(start + 1, tcfg["steps"] + 1):
         x = batch()
         out = model(x)
         if before is None:
@@ -179,6 +187,8 @@ def train(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
             curve.append(row)
             log(f"tokenizer {kind} {dataset} step {step}/{tcfg['steps']} loss {row['loss']:.4f} "
                 f"recon {row['recon_loss']:.4f} perplexity {row['perplexity']:.1f}")
+        if step % tcfg["ckpt_every"] == 0 and step < tcfg["steps"]:
+            resume.save(step, model, opt, rng, curve, before)
     recalibrate_batchnorm(model, [batch() for _ in range(BN_BATCHES)])
     after = evaluate(model, eval_x, tcfg["batch_size"], device)
 
@@ -203,7 +213,44 @@ def train(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
                                         started=started, device=str(device)),
     }
     io.write_json(where["run_dir"] / "metrics.json", metrics)
+    resume.path.unlink(missing_ok=True)
     log(f"tokenizer {kind} {dataset}: PSNR {before['psnr']:.2f} -> {after['psnr']:.2f} dB, "
         f"perplexity {after['perplexity']:.1f}, codes used {after['codes_used']}/{model.cfg.n_codes}, "
         f"dead {metrics['dead_codes']}")
     return metrics
+
+
+class _Resume:
+    """The tokenizer's training state in `path`, tied to the settings that produced it."""
+
+    def __init__(self, path: Path, identity: list):
+        from motionmvm.config import params_hash
+
+        self.path = Path(path)
+        self.identity = params_hash({"identity": identity})
+
+    def exists(self) -> bool:
+        if not self.path.exists():
+            return False
+        if torch.load(self.path, map_location="cpu", weights_only=False)["identity"] != self.identity:
+            self.path.unlink()  # another configuration's state: start over
+            return False
+        return True
+
+    def save(self, step: int, model, opt, rng: np.random.Generator, curve: list, before: dict | None) -> None:
+        io.atomic_torch_save({
+            "identity": self.identity, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "curve": curve, "before": before, "numpy": rng.bit_generator.state, "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "codes_reset_total": model.codebook.total_resets}, self.path)
+
+    def load(self, model, opt, rng: np.random.Generator, device) -> tuple[int, list, dict | None]:
+        state = torch.load(self.path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["numpy"]
+        model.codebook.total_resets = state["codes_reset_total"]
+        torch.set_rng_state(state["torch"].cpu())
+        if state["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+        return state["step"], state["curve"], state["before"]

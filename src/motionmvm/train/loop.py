@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from motionmvm import methods
 from motionmvm.config import params_hash
 from motionmvm.io import atomic_torch_save, write_json
+from motionmvm.train import accounting
 from motionmvm.train import checkpoint as ckpt
 from motionmvm.train.clips import ManifestVideos, MaskedClips
 from motionmvm.train.dist import DistInfo, cleanup, init_from_env
@@ -33,7 +34,7 @@ class Preempted(RuntimeError):
 
 
 # Settings that do not change the computed weights; a resumed run may change them.
-_RUNTIME_KEYS = ("ckpt_every", "log_every", "num_workers", "threads", "device")
+_RUNTIME_KEYS = ("ckpt_every", "log_every", "num_workers", "threads", "device", "precision", "compile")
 
 
 def training_identity(cfg: dict) -> str:
@@ -129,6 +130,7 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     optimizer = build_optimizer(model, spec.optim, order.global_batch, p["lr_mult"])
     scheduler = build_scheduler(optimizer, spec.optim, warmup, total)
     cuda = dist.device.type == "cuda"
+    amp_dtype = accounting.autocast_dtype(p["precision"], dist.device)
     scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling; kept for resume
     meta = {"method": method, "dataset": dataset, "seed": seed, "params_hash": training_identity(cfg)}
 
@@ -142,6 +144,8 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     ddp = dist.world > 1
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.device] if cuda else None) \
         if ddp else model
+    if p["compile"]:
+        net = torch.compile(net)
     # The loader gets its own generator: creating an iterator would otherwise draw from torch's
     # global RNG (worker base seed) and shift the restored RNG stream after a resume. Samples do not
     # use worker seeds (clips.MaskedClips seeds each sample from (seed, epoch, index)).
@@ -151,28 +155,47 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     writer = _tensorboard(run_dir) if dist.is_main else None
 
     def save(step: int) -> None:
+        check(step)  # never checkpoint weights a non-finite loss has reached
         if dist.is_main:
             ckpt.save(ckpt_path, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                       step=step, meta=meta)
 
     progress = _progress(total, start, f"{method} seed{seed}", dist.is_main and show_progress)
     model.train()
-    step, t0, seen, loss_sum = start, time.perf_counter(), 0, 0.0
+    # No host synchronisation inside a step: the step's loss and a "some loss was not finite" flag
+    # stay on the device and are read only at log / checkpoint boundaries (`check`).
+    step, t0, seen, wait = start, time.perf_counter(), 0, 0.0
+    checked, flops_per_step = start, None
+    step_loss = torch.zeros((), device=dist.device)
+    nonfinite = torch.zeros((), dtype=torch.bool, device=dist.device)
     batches = iter(loader)
+
+    def check(upto: int) -> None:
+        nonlocal checked
+        if bool(nonfinite):
+            raise FloatingPointError(
+                f"pretraining {method} seed {seed}: non-finite loss in steps {checked + 1}-{upto}; "
+                f"the last checkpoint (step {checked} or earlier) is intact: lower pretrain.lr_mult "
+                f"or set pretrain.precision: fp32, then rerun to resume")
+        checked = upto
+
     with _StopFlag() as stop:
         while step < total:
             optimizer.zero_grad(set_to_none=True)
-            loss_sum = 0.0
+            step_loss.zero_()
             for a in range(p["accum_steps"]):
+                w0 = time.perf_counter()  # time blocked on the loader (+ the host-to-device copy)
                 batch = {k: v.to(dist.device, non_blocking=True) for k, v in next(batches).items()}
+                wait += time.perf_counter() - w0
+                if flops_per_step is None:  # once per session, eager, state left untouched
+                    flops_per_step = accounting.count_flops(model, batch, amp_dtype) * p["accum_steps"]
                 sync = contextlib.nullcontext() if (not ddp or a == p["accum_steps"] - 1) else net.no_sync()
-                with sync, torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+                with sync, accounting.autocast(dist.device, amp_dtype):
                     out = net(batch)
                     loss = out["loss"] / p["accum_steps"]
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite loss {loss.item()} at step {step}")
                 loss.backward()
-                loss_sum += loss.item()
+                step_loss += loss.detach()
+                nonfinite |= ~torch.isfinite(loss.detach())
                 seen += batch["video"].shape[0] * dist.world
             if p["clip_grad"] > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), p["clip_grad"])
@@ -181,7 +204,9 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
             step += 1
             progress.update(1)
             if dist.is_main and (step % p["log_every"] == 0 or step == total):
+                check(step)  # a host synchronisation, as are the checkpoints'
                 elapsed = time.perf_counter() - t0
+                loss_sum = step_loss.item()
                 row = {"step": step, "epoch": (step - 1) // order.steps_per_epoch, "loss": loss_sum,
                        "lr": optimizer.param_groups[-1]["lr"], "clips_per_s": seen / elapsed,
                        "elapsed_s": elapsed}
@@ -201,11 +226,21 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     if not dist.is_main:
         return {}
     writer.close()
-    return _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order,
-                   seen / max(elapsed, 1e-9), elapsed, started)
+    name = accounting.device_name(dist.device)
+    peak = accounting.peak_flops(name) if cuda else None
+    efficiency = {
+        "clips_per_s": seen / max(elapsed, 1e-9), "data_wait_fraction": wait / max(elapsed, 1e-9),
+        "flops_per_step": flops_per_step, "gflops_per_clip":
+            flops_per_step / (order.global_batch / dist.world) / 1e9 if flops_per_step else None,
+        "mfu": accounting.mfu(flops_per_step, step - start, elapsed, peak, dist.world),
+        "peak_flops_bf16": peak, "device_name": name, "processes": dist.world,
+        "precision": str(amp_dtype).replace("torch.", "") if amp_dtype else "float32",
+        "compiled": bool(p["compile"]), "steps_this_session": step - start}
+    return _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, efficiency, elapsed,
+                   started)
 
 
-def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_per_s, elapsed,
+def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, efficiency, elapsed,
             started) -> dict:
     from motionmvm.eval.encoder import input_geometry
 
@@ -226,7 +261,7 @@ def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_
         "epochs": cfg["pretrain"]["epochs"], "global_batch": order.global_batch,
         "loss_first": float(np.mean([r["loss"] for r in rows[:k]])) if rows else None,
         "loss_last": float(np.mean([r["loss"] for r in rows[-k:]])) if rows else None,
-        "clips_per_s": clips_per_s, "wall_s_this_session": elapsed,
+        **efficiency, "wall_s_this_session": elapsed,
         # DEMVM: which 2D init the encoder started from, and the encoder lr multiplier it got
         **({"encoder_2d_init": model.encoder_2d_init} if hasattr(model, "encoder_2d_init") else {}),
         **({"encoder_lr_mult": model.encoder_lr_mult} if hasattr(model, "encoder_lr_mult") else {}),
