@@ -6,14 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.workflow_dir import workflow_dir
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_dry_run_prepares_real_datasets(tmp_path):
+    work = workflow_dir(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--cores", "1",
-         "--config", "profile=paper", "--directory", str(REPO), "--snakefile", str(REPO / "Snakefile"),
+         "--config", "profile=paper", "--directory", str(work), "--snakefile", str(work / "Snakefile"),
          *[f"data/paper/{d}/prepare.json" for d in ("k400", "ucf101", "hmdb51", "diving48")]],
         capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     out = proc.stdout + proc.stderr
