@@ -23,12 +23,24 @@ class ConfigError(ValueError):
     """A parameter file that does not match the schema."""
 
 
+# The project this package belongs to (src/motionmvm/config.py -> the repository root).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_SUBDIR = Path("workflow") / "schemas"
+
+
 def repo_root(params_path: str | Path = "params.yaml") -> Path:
     return Path(params_path).resolve().parent
 
 
 def schema_dir(params_path: str | Path = "params.yaml") -> Path:
-    return repo_root(params_path) / "workflow" / "schemas"
+    """The schemas of the project a params file belongs to: beside it when it lies in a copy of the
+    project (a test or `dvc exp` copy carries its own), else this package's project, so that a
+    params file kept anywhere else (`--params ~/exp/params.yaml`) is still checked."""
+    for root in (repo_root(params_path), PROJECT_ROOT):
+        if (root / SCHEMA_SUBDIR / "params.schema.yaml").is_file():
+            return root / SCHEMA_SUBDIR
+    raise ConfigError(f"no parameter schema in {repo_root(params_path) / SCHEMA_SUBDIR} or "
+                      f"{PROJECT_ROOT / SCHEMA_SUBDIR}: run from a checkout of the project (pip install -e .)")
 
 
 def load_schema(params_path: str | Path = "params.yaml") -> dict:
