@@ -117,6 +117,19 @@ def load(params_path: str | Path = "params.yaml", profile: str | None = None,
     return cfg
 
 
+def encoder_methods(cfg: dict) -> list[str]:
+    """The entries whose encoders every protocol evaluates: the pretraining methods, then the
+    imported checkpoints (`experiment.imported`), which must not reuse a method's name."""
+    exp = cfg["experiment"]
+    imported = list(exp.get("imported") or {})
+    taken = set(exp["methods"]) | set(cfg.get("eval", {}).get("reference_methods", []))
+    clash = sorted(taken & set(imported))
+    if clash:
+        raise ConfigError(f"experiment.imported: {clash[0]!r} is already a method name; rename the entry "
+                          "(e.g. videomae-official)")
+    return list(exp["methods"]) + imported
+
+
 # Sections that change how results are shown or dispatched, never what they are: a new plot
 # resolution or SLURM partition must not mark every metrics file stale.
 PRESENTATION_SECTIONS = ("report", "launch")
