@@ -187,3 +187,13 @@ def test_cli_writes_an_encoder_that_evaluation_rebuilds(tmp_path, capsys):
     with torch.no_grad():
         want = theirs.videomae(pixel_values=x.transpose(1, 2)).last_hidden_state
         assert (enc(x) - want).abs().max() < TOL
+
+
+def test_params_pos_embed_videomae_trains_exportable_encoders():
+    from motionmvm import config
+    from motionmvm.methods.pixel import build_vit_encoder
+
+    cfg = config.load(config.PROJECT_ROOT / "params.yaml", "smoke", overrides={"model": {"pos_embed": "videomae"}})
+    enc = build_vit_encoder(cfg)
+    assert enc.cfg.pos_embed == "videomae"
+    assert hf.to_videomae_model(enc).config.num_frames == cfg["pretrain"]["frames"]

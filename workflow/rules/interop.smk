@@ -8,8 +8,6 @@ IMPORTED = CFG["experiment"].get("imported") or {}
 
 if IMPORTED:
 
-    ruleorder: import_checkpoint > pretrain
-
     rule import_checkpoint:
         input:
             lambda wc: IMPORTED[wc.name],
