@@ -197,3 +197,43 @@ def test_params_pos_embed_videomae_trains_exportable_encoders():
     enc = build_vit_encoder(cfg)
     assert enc.cfg.pos_embed == "videomae"
     assert hf.to_videomae_model(enc).config.num_frames == cfg["pretrain"]["frames"]
+
+
+def test_an_imported_entry_is_evaluated_like_a_method_in_the_workflow(tmp_path):
+    """Dry run of `all` with an imported entry: rule import_checkpoint makes its encoder.pt per seed
+    and every protocol (finetune, linear probe, few-shot, domain adaptation) evaluates it."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.helpers.workflow_dir import workflow_dir
+
+    work = workflow_dir(tmp_path)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["experiment"]["imported"] = {"videomae-official": "ckpt/videomae.pth"}
+    (work / "params.yaml").unlink()
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (work / "ckpt").mkdir()
+    (work / "ckpt" / "videomae.pth").write_bytes(b"")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "all", "-n", "-p", "--cores", "1", "--config",
+                           "profile=smoke"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    for seed in params["experiment"]["seeds"]:
+        assert (f"motionmvm import-checkpoint --params params.yaml --profile smoke --name videomae-official "
+                f"--seed {seed}") in out
+    for step in ("finetune", "linear-probe", "fewshot", "domain-adapt"):
+        assert f"motionmvm {step} --params params.yaml --profile smoke --method videomae-official" in out
+    assert "pretrain --params params.yaml --profile smoke --method videomae-official" not in out
+
+
+def test_an_imported_name_may_not_shadow_a_method():
+    from motionmvm import config
+
+    cfg = config.load(config.PROJECT_ROOT / "params.yaml", "smoke",
+                      overrides={"experiment": {"imported": {"videomae": "x.pth"}}})
+    with pytest.raises(config.ConfigError, match="'videomae' is already a method name"):
+        config.encoder_methods(cfg)
