@@ -180,6 +180,9 @@ def test_cli_writes_an_encoder_that_evaluation_rebuilds(tmp_path, capsys):
     record = json.loads((out / "import.json").read_text())
     assert ckpt["method"] == "videomae-hf" and ckpt["input"] == {"frames": 4, "size": 32, "patch": [2, 8, 8],
                                                                  "grid": [2, 4, 4]}
+    from motionmvm.eval.encoder import drop_path_override
+
+    assert drop_path_override(ckpt, 0.1) == {"drop_path": 0.1}  # fine-tuning's stochastic depth applies
     assert record["layout"] == "transformers" and len(record["source"]["sha256"]) == 64
     assert record["provenance"]["seed"] == 0 and record["encoder"]["sha256"]
     enc = build_encoder(ckpt, pretrained=True, seed=0).eval()

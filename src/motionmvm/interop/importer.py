@@ -55,7 +55,9 @@ def architecture(arch: dict, hf: dict | None, frames: int | None, size: int | No
             "mlp_ratio": arch["mlp_ratio"], "patch": arch["patch"], "tubelet": arch["tubelet"],
             "in_chans": arch["in_chans"], "qkv_bias": arch["qkv_bias"], "pos_embed": arch["pos_embed"],
             "norm_eps": facts["norm_eps"], "final_norm": arch["final_norm"], "layer_scale": arch["layer_scale"],
-            "num_frames": facts["frames"], "img_size": facts["size"]}
+            "num_frames": facts["frames"], "img_size": facts["size"],
+            # present so that fine-tuning sets its stochastic depth as for our encoders (drop_path_override)
+            "drop_path": 0.0}
 
 
 def registry_name(config: dict) -> str:
