@@ -73,3 +73,18 @@ def test_params_hash_ignores_presentation_only_sections():
     b = config.load("params.yaml", "small", overrides={"report": {"dpi": 61}, "launch": {"mem_gb": 3}})
     c = config.load("params.yaml", "small", overrides={"masking": {"tube": {"ratio": 0.5}}})
     assert config.params_hash(a) == config.params_hash(b) != config.params_hash(c)
+
+
+def test_params_file_outside_the_project_is_checked_against_the_project_schema(tmp_path, base, capsys):
+    from motionmvm.cli import main
+
+    outside = tmp_path / "elsewhere" / "params.yaml"  # no workflow/schemas beside it
+    outside.parent.mkdir()
+    outside.write_text(yaml.safe_dump(base))
+    assert config.schema_dir(outside) == config.PROJECT_ROOT / "workflow" / "schemas"
+    assert config.load(outside, "smoke")["profile"] == "smoke"
+    base["experiment"]["bogus"] = 1
+    outside.write_text(yaml.safe_dump(base))
+    assert main(["config", "--params", str(outside), "--profile", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key experiment.bogus" in err and "Traceback" not in err

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.workflow_dir import workflow_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,10 +38,10 @@ def without_log(cmd: str) -> str:
     return re.sub(r"\s+>\s*\S+\s+2>&1$", "", cmd)
 
 
-def _snakemake_jobs(profile):
+def _snakemake_jobs(profile, work):
     exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or "snakemake"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    res = subprocess.run([exe, "-n", "-p", "--forceall", "--config", f"profile={profile}"], cwd=ROOT,
+    res = subprocess.run([exe, "-n", "-p", "--forceall", "--config", f"profile={profile}"], cwd=workflow_dir(work),
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     jobs = {}
@@ -54,9 +56,9 @@ def _snakemake_jobs(profile):
 
 @pytest.mark.skipif(shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None
                     and shutil.which("snakemake") is None, reason="snakemake not installed")
-def test_snakemake_and_dvc_agree():
+def test_snakemake_and_dvc_agree(tmp_path):
     profile = yaml.safe_load((ROOT / "params.yaml").read_text())["profile"]
-    smk, dvc = _snakemake_jobs(profile), _dvc_stages(profile)
+    smk, dvc = _snakemake_jobs(profile, tmp_path), _dvc_stages(profile)
     assert smk, "no snakemake jobs parsed"
     assert set(smk) == set(dvc), f"only in snakemake: {set(smk) - set(dvc)}; only in dvc: {set(dvc) - set(smk)}"
     for cmd in smk:

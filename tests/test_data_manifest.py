@@ -55,3 +55,33 @@ def test_each_corrupt_kind_is_quarantined_with_reason(clean, tmp_path):
 def test_clean_dataset_all_ok_with_hash(clean):
     s = build_manifest.build(clean, "a", min_frames=16, max_fraction=0.0, workers=2)
     assert s["ok"] == 12 and not s["quarantined"] and len(s["hash"]) == 64
+
+
+def _lists(d, class_ind, train, test=""):
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "classInd.txt").write_text(class_ind)
+    (d / "trainlist01.txt").write_text(train)
+    (d / "testlist01.txt").write_text(test)
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_labels_count_from_zero_whatever_the_first_class_id(tmp_path, first):
+    # `motionmvm prepare` writes 0-based ids, the embedded benchmark (like UCF101) 1-based ones.
+    _lists(tmp_path, f"{first} run\n{first + 1} jump\n", f"a.mp4 {first + 1}\nb.mp4 {first}\n", f"c.mp4 {first}\n")
+    items = build_manifest.read_lists(tmp_path)
+    assert [(i["path"], i["label"], i["label_name"], i["split"]) for i in items] == [
+        ("a.mp4", 1, "jump", "train"), ("b.mp4", 0, "run", "train"), ("c.mp4", 0, "run", "test")]
+
+
+def test_a_label_missing_from_classind_is_one_line_from_the_cli(tmp_path, monkeypatch, capsys):
+    from motionmvm.cli import main
+
+    d = tmp_path / "data" / "smoke" / "mine"
+    _lists(d, "1 run\n2 jump\n", "a.mp4 1\nb.mp4 7\n")
+    (tmp_path / "params.yaml").write_text((config.PROJECT_ROOT / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "manifest", "--profile", "smoke", "--dataset", "mine"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert "trainlist01.txt line 2: label 7 of b.mp4 is not a class id of classInd.txt (ids 1..2)" in err
+    assert "fix the list or add the class to classInd.txt" in err

@@ -1,4 +1,5 @@
-"""The Snakemake rule for real datasets: `motionmvm prepare` with the declared outputs."""
+"""The Snakemake rules for real datasets: `motionmvm prepare` with the declared outputs, then the
+manifest; a dataset to be placed by hand that is absent stops the workflow with one line."""
 from __future__ import annotations
 
 import os
@@ -6,20 +7,44 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.workflow_dir import workflow_dir
+
 REPO = Path(__file__).resolve().parents[1]
+BY_HAND = ("k400", "hmdb51")  # the paper profile's datasets with no URL in params.yaml
+
+
+def _dry_run(work: Path, *targets: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--cores", "1",
+         "--config", "profile=paper", "--directory", str(work), "--snakefile", str(work / "Snakefile"),
+         *targets], capture_output=True, text=True, env=env, timeout=120, cwd=work)
 
 
 def test_dry_run_prepares_real_datasets(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--cores", "1",
-         "--config", "profile=paper", "--directory", str(REPO), "--snakefile", str(REPO / "Snakefile"),
-         *[f"data/paper/{d}/prepare.json" for d in ("k400", "ucf101", "hmdb51", "diving48")]],
-        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    work = workflow_dir(tmp_path)
+    for name in BY_HAND:  # the user's copy of the official files (params datasets.<name>.root)
+        (work / "data" / "raw" / name).mkdir(parents=True)
+        (work / "data" / "raw" / name / "some_official_file").write_text("x")
+    proc = _dry_run(work, *[f"data/paper/{d}/prepare.json" for d in ("k400", "ucf101", "hmdb51", "diving48")],
+                    "data/paper/k400/manifest.json")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     for name in ("k400", "ucf101", "hmdb51", "diving48"):
         assert (f"motionmvm prepare --params params.yaml --profile paper --dataset {name} "
                 "--no-progress") in out
         assert f"data/paper/{name}/prepare.json" in out
+    assert "motionmvm data manifest --params params.yaml --profile paper --dataset k400" in out
     assert "--dataset ssv2" not in out  # not asked for
+
+
+def test_an_absent_dataset_to_place_by_hand_is_one_line_saying_where(tmp_path):
+    proc = _dry_run(workflow_dir(tmp_path), "all")
+    assert proc.returncode != 0
+    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("motionmvm: ")]
+    assert len(lines) == len(BY_HAND), proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "MissingInputException" not in proc.stderr
+    k400 = next(l for l in lines if "k400" in l)
+    assert "k400 must be placed by hand" in k400 and "under data/raw/k400/ (params datasets.k400.root)" in k400
+    assert "data/raw/k400/train.csv" in k400 and "data/raw/k400/validate.csv" in k400
+    assert "motionmvm prepare --dataset k400 --source" in k400

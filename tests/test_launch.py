@@ -63,12 +63,22 @@ def test_submitit_local_cluster_job_array(tmp_path):
 
 
 def test_slurm_executor_carries_gpus_tasks_and_requeue(tmp_path, monkeypatch):
+    # submitit's SlurmExecutor refuses to exist without `srun` on PATH (its affinity check); this
+    # test is about our parameters and the sbatch script they produce, not a cluster, so it stands
+    # in for srun whether or not the machine has SLURM (tests/test_slurm.py runs the real one).
+    import submitit.slurm.slurm as submitit_slurm
+
+    monkeypatch.setattr(submitit_slurm.SlurmExecutor, "affinity", classmethod(lambda cls: 1))
     s = LaunchSettings(cluster="slurm", gpus_per_node=4, tasks_per_node=4, partition="gpu",
                        folder=str(tmp_path), timeout_min=30, signal_delay_s=60)
     ex = make_executor(s)
     p = ex._executor.parameters
     assert (p["gpus_per_node"], p["ntasks_per_node"], p["partition"]) == (4, 4, "gpu")
     assert p["signal_delay_s"] == 60 and p["additional_parameters"] == {"requeue": True}
+    script = ex._executor._make_submission_file_text("python -m job", "uid")
+    for line in ("#SBATCH --gpus-per-node=4", "#SBATCH --ntasks-per-node=4", "#SBATCH --partition=gpu",
+                 "#SBATCH --signal=USR2@60", "#SBATCH --requeue", "#SBATCH --time=30"):
+        assert line in script.splitlines(), line
 
 
 def test_launch_section_is_validated(tmp_path):

@@ -23,12 +23,24 @@ class ConfigError(ValueError):
     """A parameter file that does not match the schema."""
 
 
+# The project this package belongs to (src/motionmvm/config.py -> the repository root).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_SUBDIR = Path("workflow") / "schemas"
+
+
 def repo_root(params_path: str | Path = "params.yaml") -> Path:
     return Path(params_path).resolve().parent
 
 
 def schema_dir(params_path: str | Path = "params.yaml") -> Path:
-    return repo_root(params_path) / "workflow" / "schemas"
+    """The schemas of the project a params file belongs to: beside it when it lies in a copy of the
+    project (a test or `dvc exp` copy carries its own), else this package's project, so that a
+    params file kept anywhere else (`--params ~/exp/params.yaml`) is still checked."""
+    for root in (repo_root(params_path), PROJECT_ROOT):
+        if (root / SCHEMA_SUBDIR / "params.schema.yaml").is_file():
+            return root / SCHEMA_SUBDIR
+    raise ConfigError(f"no parameter schema in {repo_root(params_path) / SCHEMA_SUBDIR} or "
+                      f"{PROJECT_ROOT / SCHEMA_SUBDIR}: run from a checkout of the project (pip install -e .)")
 
 
 def load_schema(params_path: str | Path = "params.yaml") -> dict:
@@ -103,6 +115,19 @@ def load(params_path: str | Path = "params.yaml", profile: str | None = None,
     cfg["profile"] = profile
     validate(cfg, schema, where=f"params (profile {profile})")
     return cfg
+
+
+def encoder_methods(cfg: dict) -> list[str]:
+    """The entries whose encoders every protocol evaluates: the pretraining methods, then the
+    imported checkpoints (`experiment.imported`), which must not reuse a method's name."""
+    exp = cfg["experiment"]
+    imported = list(exp.get("imported") or {})
+    taken = set(exp["methods"]) | set(cfg.get("eval", {}).get("reference_methods", []))
+    clash = sorted(taken & set(imported))
+    if clash:
+        raise ConfigError(f"experiment.imported: {clash[0]!r} is already a method name; rename the entry "
+                          "(e.g. videomae-official)")
+    return list(exp["methods"]) + imported
 
 
 # Sections that change how results are shown or dispatched, never what they are: a new plot

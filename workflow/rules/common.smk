@@ -96,7 +96,7 @@ def eval_all_metrics(eval_dir, methods, da_pair):
                 out.append(f"{eval_dir}/finetune/{method}/{ds}/seed{seed}/metrics.json")
                 out.append(f"{eval_dir}/linear_probe/{method}/{ds}/seed{seed}/metrics.json")
             out.append(f"{eval_dir}/fewshot/{method}/{ev['fewshot']['dataset']}/seed{seed}/metrics.json")
-        for method in EXP["methods"]:
+        for method in mcfg.encoder_methods(CFG):
             out.append(f"{eval_dir}/domain_adapt/{method}/{da_pair}/seed{seed}/metrics.json")
         for pct in ev["mar"]["mask_percents"]:
             for ds in EXP["eval_datasets"]:

@@ -3,7 +3,7 @@
 EV = CFG["eval"]
 EVAL = f"{RUNS}/eval"
 EVAL_REFS = list(EV["reference_methods"])
-EVAL_METHODS = list(EXP["methods"]) + EVAL_REFS
+EVAL_METHODS = mcfg.encoder_methods(CFG) + EVAL_REFS  # methods + imported checkpoints + references
 DA_PAIR = f"{EV['domain_adapt']['source']}-to-{EV['domain_adapt']['target']}"
 
 

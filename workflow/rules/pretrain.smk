@@ -25,6 +25,7 @@ rule pretrain:
         # an object, not a string, so Snakemake's params rerun trigger ignores it
         launch=LAUNCH,
     wildcard_constraints:
+        method="|".join(EXP["methods"]),  # imported checkpoints' encoders come from import_checkpoint
         seed=r"\d+",
     conda:
         CONDA_ENV

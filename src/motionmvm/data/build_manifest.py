@@ -18,21 +18,44 @@ class QuarantineError(RuntimeError):
     """Too many corrupt videos in a dataset."""
 
 
-def read_lists(dataset_dir: Path) -> list[dict]:
-    """Entries (path, label from 0, label_name, split) from classInd.txt and the split lists."""
-    names = {}
-    for line in (dataset_dir / "classInd.txt").read_text().splitlines():
+class ListError(ValueError):
+    """classInd.txt or a split list that cannot be read (the message names the file, line and fix)."""
+
+
+def _pairs(path: Path, what: str) -> list[tuple[str, str, int]]:
+    """(first, second, line number) of every non-empty two-field line of `path`."""
+    if not path.is_file():
+        raise ListError(f"no {path}: write the dataset first (`motionmvm data synth` or `motionmvm prepare`)")
+    out = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():
-            idx, name = line.split()
-            names[int(idx)] = name
+            fields = line.split()
+            if len(fields) != 2:
+                raise ListError(f"{path} line {n}: expected '{what}', got {line.strip()!r}")
+            out.append((fields[0], fields[1], n))
+    return out
+
+
+def read_lists(dataset_dir: Path) -> list[dict]:
+    """Entries (path, label from 0, label_name, split) from classInd.txt and the split lists.
+
+    The label is the rank of the list's class id among the classInd.txt ids, so 1-based ids (the
+    embedded benchmark, UCF101's own files) and 0-based ids (`motionmvm prepare`) both give 0..C-1.
+    """
+    names = {}
+    for idx, name, n in _pairs(dataset_dir / "classInd.txt", "<id> <name>"):
+        if not idx.lstrip("-").isdigit():
+            raise ListError(f"{dataset_dir / 'classInd.txt'} line {n}: class id {idx!r} is not an integer")
+        names[int(idx)] = name
+    rank = {idx: i for i, idx in enumerate(sorted(names))}
     items = []
     for split, fname in SPLIT_FILES.items():
-        for line in (dataset_dir / fname).read_text().splitlines():
-            if line.strip():
-                rel, label = line.split()
-                if int(label) not in names:
-                    raise ValueError(f"{dataset_dir / fname}: label {label} of {rel} is not in classInd.txt")
-                items.append({"path": rel, "label": int(label) - 1, "label_name": names[int(label)], "split": split})
+        for rel, label, n in _pairs(dataset_dir / fname, "<path> <label>"):
+            if not label.lstrip("-").isdigit() or int(label) not in names:
+                lo, hi = (min(names), max(names)) if names else ("none", "none")
+                raise ListError(f"{dataset_dir / fname} line {n}: label {label} of {rel} is not a class id "
+                                f"of classInd.txt (ids {lo}..{hi}): fix the list or add the class to classInd.txt")
+            items.append({"path": rel, "label": rank[int(label)], "label_name": names[int(label)], "split": split})
     return items
 
 

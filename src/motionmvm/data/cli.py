@@ -29,7 +29,7 @@ def _manifest(args) -> int:
     domain = "b" if args.dataset == "synth_b" else "a"
     try:
         s = build_manifest.build(out, domain, args.min_frames, data["max_quarantine_fraction"], data.get("workers", 1))
-    except build_manifest.QuarantineError as exc:
+    except (build_manifest.QuarantineError, build_manifest.ListError) as exc:
         print(f"motionmvm: {exc}", file=sys.stderr)
         return 1
     print(f"{args.dataset}: {s['ok']} ok, {len(s['quarantined'])} quarantined, hash {s['hash'][:12]}")

@@ -46,6 +46,22 @@ def manual_message(name: str, root: Path, why: str | None) -> str:
             "then run the step again.")
 
 
+def missing_by_hand(name: str, cfg: dict) -> str | None:
+    """One line naming which files to put where, when `prepare` (without --source) would stop for
+    want of them: no URL is configured and `datasets.<name>.root` holds no files; else None.
+    The workflow says it before building its DAG, instead of a missing-input error downstream."""
+    mod = adapter(name)
+    spec = cfg["datasets"][name]
+    root = Path(spec["root"])
+    if spec.get("url") or _has_files(root):
+        return None
+    files = "; ".join(" ".join(line.split()).replace("<source>", str(root))
+                      for line in mod.LAYOUT.splitlines())
+    return (f"{name} must be placed by hand ({mod.MANUAL_REASON or 'no URL configured'}): put its official "
+            f"files under {root}/ (params datasets.{name}.root) as {files}; or run `motionmvm prepare "
+            f"--dataset {name} --source PATH_OR_URL`; then run again")
+
+
 def _has_files(root: Path) -> bool:
     return root.is_dir() and any(p.is_file() and "downloads" not in p.relative_to(root).parts[:1]
                                  for p in root.rglob("*"))

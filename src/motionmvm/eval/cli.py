@@ -22,7 +22,9 @@ def _common(p: argparse.ArgumentParser, dataset: bool = True, method: bool = Tru
 
 
 def _check_method(cfg: dict, method: str) -> None:
-    allowed = list(cfg["experiment"]["methods"]) + list(cfg["eval"]["reference_methods"])
+    from motionmvm.config import encoder_methods
+
+    allowed = encoder_methods(cfg) + list(cfg["eval"]["reference_methods"])
     if method not in allowed:
         raise SystemExit(f"motionmvm: --method {method!r} is not allowed; allowed values are {allowed}")
 

@@ -55,7 +55,7 @@ def build_vit_encoder(cfg: dict) -> nn.Module:
     """The params-selected ViT (`model.vit`) for the clip size of `pretrain`."""
     m, p = cfg["model"], cfg["pretrain"]
     return models.build(m["vit"], img_size=p["size"], num_frames=p["frames"], patch=m["patch"],
-                        tubelet=m["tubelet"], drop_path=m["drop_path"])
+                        tubelet=m["tubelet"], drop_path=m["drop_path"], pos_embed=m["pos_embed"])
 
 
 def build_decoder(cfg: dict, encoder: nn.Module, out_dim: int) -> nn.Module:

@@ -1,7 +1,8 @@
 """Video ViT encoder for masked video modeling (VideoMAE style).
 
 Tubelet embedding (Conv3d with kernel = stride = `tubelet x patch x patch`), a fixed 3D sin-cos
-position embedding, pre-norm timm `Block`s (timm's Attention uses PyTorch's fused
+position embedding (`pos_embed`: also VideoMAE's 1D table or a learned one, so that released
+checkpoints imported by `motionmvm.interop` compute what they computed), pre-norm timm `Block`s (timm's Attention uses PyTorch's fused
 `scaled_dot_product_attention`), and the asymmetric design: in pretraining only the visible tokens
 enter the encoder. Token order everywhere is `(t, h, w)` flattened, matching a mask `[B, T', H', W']`
 reshaped to `[B, L]` (True = masked).
@@ -9,6 +10,7 @@ reshaped to `[B, L]` (True = masked).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import torch
 from timm.models.vision_transformer import Block
@@ -31,6 +33,13 @@ class ViTConfig:
     mlp_ratio: float = 4.0
     qkv_bias: bool = True
     drop_path: float = 0.0
+    # Position table: "sincos3d" (ours, factorised over t/h/w), "videomae" (the official VideoMAE /
+    # transformers table: 1D sin-cos over the flattened (t, h, w) index, sin/cos interleaved) or
+    # "learned" (a parameter, as in released checkpoints trained with use_learnable_pos_emb).
+    pos_embed: str = "sincos3d"
+    norm_eps: float = 1e-5          # LayerNorm eps (VideoMAE's releases: 1e-6; transformers: 1e-12)
+    final_norm: bool = True         # LayerNorm on the output tokens (fine-tuned releases: none)
+    layer_scale: float | None = None  # init value of per-block layer scale (released gamma_1/gamma_2)
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -50,6 +59,8 @@ class ViTConfig:
             raise ValueError(f"embed_dim {self.embed_dim} is not divisible by num_heads {self.num_heads}")
         if self.embed_dim % 2:
             raise ValueError(f"embed_dim {self.embed_dim} must be even for sin-cos positions")
+        if self.pos_embed not in POS_EMBEDS:
+            raise ValueError(f"pos_embed {self.pos_embed!r} is not allowed; allowed values are {list(POS_EMBEDS)}")
 
 
 def _sincos_1d(dim: int, pos: torch.Tensor) -> torch.Tensor:
@@ -72,6 +83,17 @@ def sincos_pos_embed_3d(dim: int, grid: tuple[int, int, int]) -> torch.Tensor:
     t, h, w = torch.meshgrid(*(torch.arange(n) for n in grid), indexing="ij")
     parts = [_sincos_1d(k, c.reshape(-1)) for k, c in zip(dims, (t, h, w))]
     return torch.cat(parts, dim=1).float()
+
+
+def videomae_pos_embed(n: int, dim: int) -> torch.Tensor:
+    """VideoMAE's (and transformers') table, [n, dim]: position i of the flattened token order,
+    channel j -> i / 10000^(2*(j//2)/dim), sin on even channels, cos on odd ones."""
+    j = torch.arange(dim, dtype=torch.float64)
+    angle = torch.arange(n, dtype=torch.float64)[:, None] / 10000 ** (2 * torch.div(j, 2, rounding_mode="floor") / dim)
+    return torch.where(j % 2 == 0, angle.sin(), angle.cos()).float()
+
+
+POS_EMBEDS = ("sincos3d", "videomae", "learned")
 
 
 def gather_visible(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -104,14 +126,22 @@ class VideoViT(nn.Module):
         self.patch_embed = nn.Conv3d(cfg.in_chans, cfg.embed_dim,
                                      kernel_size=(cfg.tubelet, cfg.patch, cfg.patch),
                                      stride=(cfg.tubelet, cfg.patch, cfg.patch))
-        self.register_buffer("pos_embed", sincos_pos_embed_3d(cfg.embed_dim, cfg.grid)[None], persistent=False)
+        if cfg.pos_embed == "learned":
+            self.pos_embed = nn.Parameter(torch.zeros(1, cfg.num_tokens, cfg.embed_dim))
+        else:
+            table = (sincos_pos_embed_3d(cfg.embed_dim, cfg.grid) if cfg.pos_embed == "sincos3d"
+                     else videomae_pos_embed(cfg.num_tokens, cfg.embed_dim))
+            self.register_buffer("pos_embed", table[None], persistent=False)
         rates = torch.linspace(0, cfg.drop_path, cfg.depth).tolist()  # stochastic depth grows with depth
+        norm = partial(nn.LayerNorm, eps=cfg.norm_eps)
         self.blocks = nn.ModuleList(
             Block(cfg.embed_dim, cfg.num_heads, cfg.mlp_ratio, qkv_bias=cfg.qkv_bias, drop_path=r,
-                  norm_layer=nn.LayerNorm)
+                  norm_layer=norm, init_values=cfg.layer_scale)
             for r in rates)
-        self.norm = nn.LayerNorm(cfg.embed_dim)
+        self.norm = norm(cfg.embed_dim) if cfg.final_norm else nn.Identity()
         self.apply(init_xavier)
+        if cfg.pos_embed == "learned":
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
         # Patch embedding initialised like a linear layer (MAE): xavier on the flattened kernel.
         w = self.patch_embed.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
