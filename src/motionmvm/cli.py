@@ -15,7 +15,7 @@ from motionmvm.common_args import add_config_args, load_config
 from motionmvm.config import ConfigError
 
 # Package areas that define `<area>/cli.py` (alphabetical: the order of `motionmvm --help`).
-CLI_AREAS = ("data", "datasets", "eval", "launch", "masking", "motion", "report", "tokenizer", "train")
+CLI_AREAS = ("data", "datasets", "eval", "interop", "launch", "masking", "motion", "report", "tokenizer", "train")
 
 
 def _register_areas(subparsers) -> None:
