@@ -229,7 +229,8 @@ def test_an_imported_entry_is_evaluated_like_a_method_in_the_workflow(tmp_path):
         assert (f"motionmvm import-checkpoint --params params.yaml --profile smoke --name videomae-official "
                 f"--seed {seed}") in out
     for step in ("finetune", "linear-probe", "fewshot", "domain-adapt"):
-        assert f"motionmvm {step} --params params.yaml --profile smoke --method videomae-official" in out
+        # GPU steps run through the launcher: `motionmvm launch ... -- <step> <args>`
+        assert f" {step} --params params.yaml --profile smoke --method videomae-official" in out
     assert "pretrain --params params.yaml --profile smoke --method videomae-official" not in out
 
 
