@@ -32,11 +32,11 @@ def _encoder_path(cfg: dict, args, protocol: str) -> Path:
 
     if args.encoder:
         return Path(args.encoder)
-    if args.method == "scratch" and protocol in ("linear_probe", "fewshot"):
-        # supervised reference: the encoder `finetune --method scratch` trained on the pretraining dataset
+    if args.method in ("scratch", "scratch_1frame") and protocol in ("linear_probe", "fewshot"):
+        # supervised reference: the encoder `finetune --method scratch*` trained on the pretraining dataset
         pd = args.pretrain_dataset or cfg["experiment"]["pretrain_dataset"]
-        return run_dir(cfg, "finetune", "scratch", pd, args.seed) / "encoder.pt"
-    if args.method in ("random_init", "scratch"):
+        return run_dir(cfg, "finetune", args.method, pd, args.seed) / "encoder.pt"
+    if args.method in ("random_init", "scratch", "scratch_1frame"):
         return pretrain_encoder(cfg, "videomae", args.seed)  # architecture only
     return pretrain_encoder(cfg, args.method, args.seed)
 
@@ -54,7 +54,7 @@ def _prepare(args, protocol: str, default_dataset: str | None = None):
 def _info(cfg: dict, args) -> dict:
     """Recorded in metrics.json: which pretraining the evaluated encoder comes from."""
     return {"pretrain_dataset": args.pretrain_dataset or cfg["experiment"]["pretrain_dataset"],
-            "encoder_method": "videomae" if args.method in ("random_init", "scratch", "mar") else args.method}
+            "encoder_method": "videomae" if args.method in ("random_init", "scratch", "scratch_1frame", "mar") else args.method}
 
 
 def _cache_dir(cfg: dict, dataset: str, method: str, seed: int) -> Path:
@@ -138,12 +138,17 @@ def _domain(args) -> int:
 
 def _aggregate(args) -> int:
     from motionmvm.eval.aggregate import aggregate
+    from motionmvm.io import read_json
 
     cfg = load_config(args)
     root = Path(cfg["paths"]["runs"]) / cfg["profile"] / "eval"
     results = Path(args.out) if args.out else Path(cfg["paths"]["results"]) / cfg["profile"]
-    rows = aggregate(root, results, cfg["eval"]["confidence"])
-    print(f"aggregate: {len(rows)} rows -> {results}/summary.json, table.csv, table.md")
+    pretrain = Path(cfg["paths"]["runs"]) / cfg["profile"] / "pretrain"
+    rows = aggregate(root, results, cfg["eval"]["confidence"], cfg=cfg, pretrain_root=pretrain)
+    health = read_json(results / "health.json")
+    failed = [g["name"] for g in health["gates"] if not g["passed"]]
+    print(f"aggregate: {len(rows)} rows -> {results}/summary.json, table.csv, table.md, health.json; "
+          f"gates {'all pass' if not failed else 'FAILED: ' + ', '.join(failed)}")
     return 0
 
 

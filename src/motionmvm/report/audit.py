@@ -29,6 +29,7 @@ import yaml
 
 from motionmvm import config as mcfg
 from motionmvm.io import read_json, sha256_file
+from motionmvm.report.audit_health import check_health
 from motionmvm.report.table import Cell, read_cells
 
 
@@ -324,4 +325,6 @@ def audit(table_md: str | Path, cfg: dict, root: str | Path = ".", dvc_lock: str
     """Run every check; returns the trace with `ok` and the list of `problems`."""
     aud = Auditor(Path(table_md), cfg, Path(root), Path(dvc_lock) if dvc_lock else None, hash_videos,
                   check_dvc_lock=check_dvc_lock)
-    return aud.run()
+    result = aud.run()
+    result["problems"] += check_health(Path(table_md).parent, cfg, aud.runs)  # health.json, recomputed
+    return {**result, "ok": not result["problems"]}

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from motionmvm import methods
 from motionmvm.config import params_hash
 from motionmvm.io import atomic_torch_save, write_json
+from motionmvm.methods.trivial import trivial_loss
 from motionmvm.train import checkpoint as ckpt
 from motionmvm.train.clips import ManifestVideos, MaskedClips
 from motionmvm.train.dist import DistInfo, cleanup, init_from_env
@@ -184,7 +185,9 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
                 elapsed = time.perf_counter() - t0
                 row = {"step": step, "epoch": (step - 1) // order.steps_per_epoch, "loss": loss_sum,
                        "lr": optimizer.param_groups[-1]["lr"], "clips_per_s": seen / elapsed,
-                       "elapsed_s": elapsed}
+                       "elapsed_s": elapsed,
+                       # same (last micro-)batch: the loss of ignoring the input (health gate)
+                       "trivial_loss": trivial_loss(model, batch)}
                 log.write(row)
                 writer.add_scalar("loss", loss_sum, step)
                 writer.add_scalar("lr", row["lr"], step)
@@ -226,6 +229,7 @@ def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, clips_
         "epochs": cfg["pretrain"]["epochs"], "global_batch": order.global_batch,
         "loss_first": float(np.mean([r["loss"] for r in rows[:k]])) if rows else None,
         "loss_last": float(np.mean([r["loss"] for r in rows[-k:]])) if rows else None,
+        "trivial_loss_last": float(np.nanmean([r["trivial_loss"] for r in rows[-k:]])) if rows else None,
         "clips_per_s": clips_per_s, "wall_s_this_session": elapsed,
         "provenance": _provenance(cfg, data_dir, run_dir / "encoder.pt", meta["seed"], started),
     }
