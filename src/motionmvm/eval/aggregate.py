@@ -45,6 +45,9 @@ def summarize(runs: dict, confidence: float = 0.95) -> list[dict]:
     for key in sorted(runs):
         by_seed = runs[key]
         row = {"protocol": key[0], "method": key[1], "dataset": key[2], "seeds": sorted(by_seed)}
+        names = next(iter(by_seed.values())).get("eval_classes") or next(iter(by_seed.values())).get("class_names")
+        if names:
+            row["chance"] = 1.0 / len(names)  # top-1 of a uniform guess (balanced test splits)
         for metric in METRICS:
             vals = {s: m[metric] for s, m in by_seed.items() if m.get(metric) is not None}
             if not vals:
