@@ -9,6 +9,7 @@ DA_PAIR = f"{EV['domain_adapt']['source']}-to-{EV['domain_adapt']['target']}"
 
 wildcard_constraints:
     seed=r"\d+",
+    supervised="scratch|scratch_1frame",
 
 
 rule eval_finetune:
@@ -19,10 +20,12 @@ rule eval_finetune:
         **eval_run_outputs(EVAL, "finetune"),
     log:
         f"{LOGS}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
     wildcard_constraints:
-        method="|".join(m for m in EVAL_METHODS if m != "scratch"),
+        method="|".join(m for m in EVAL_METHODS if m not in ("scratch", "scratch_1frame")),
     conda:
         CONDA_ENV
     shell:
@@ -34,16 +37,18 @@ rule eval_finetune_scratch:
         encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
-        **eval_run_outputs(EVAL, "finetune", method="scratch"),
-        encoder=f"{EVAL}/finetune/scratch/{{dataset}}/seed{{seed}}/encoder.pt",
+        **eval_run_outputs(EVAL, "finetune", method="{supervised}"),
+        encoder=f"{EVAL}/finetune/{{supervised}}/{{dataset}}/seed{{seed}}/encoder.pt",
     log:
-        f"{LOGS}/eval_finetune_scratch/{{dataset}}/seed{{seed}}.log",
+        f"{LOGS}/eval_finetune_scratch/{{supervised}}/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_finetune_scratch/{{supervised}}/{{dataset}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
     conda:
         CONDA_ENV
     shell:
-        "motionmvm finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm finetune {params.args} --method {wildcards.supervised} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_mar:
@@ -54,6 +59,8 @@ rule eval_mar:
         **eval_run_outputs(EVAL, "mar_finetune", method="mar_r{percent}"),
     log:
         f"{LOGS}/eval_mar/mar_r{{percent}}/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_mar/mar_r{{percent}}/{{dataset}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
     wildcard_constraints:
@@ -64,36 +71,28 @@ rule eval_mar:
         "motionmvm mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
-rule eval_linear_probe:
+# ---- health issue (#11): one process per encoder for every frozen-feature protocol ----
+# The linear probe on each eval.linear_probe.datasets and few-shot on eval.fewshot.dataset share
+# the encoder load, the imports and the feature cache (`motionmvm frozen`). Same output paths as
+# the per-protocol steps `linear-probe` / `fewshot` (which dvc.yaml's stages run), so the audit
+# and the aggregate read them unchanged.
+rule eval_frozen:
     input:
-        encoder=eval_encoder("linear_probe", EVAL, EVAL_REFS),
-        data=f"{DATA}/{{dataset}}/manifest.json",
+        encoder=eval_encoder("frozen", EVAL, EVAL_REFS),
+        data=frozen_data,
     output:
-        **eval_run_outputs(EVAL, "linear_probe"),
+        [f"{EVAL}/{o}" for o in frozen_outputs()],
     log:
-        f"{LOGS}/eval_linear_probe/{{method}}/{{dataset}}/seed{{seed}}.log",
+        f"{LOGS}/eval_frozen/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_frozen/{{method}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
     conda:
         CONDA_ENV
     shell:
-        "motionmvm linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
-
-
-rule eval_fewshot:
-    input:
-        encoder=eval_encoder("fewshot", EVAL, EVAL_REFS),
-        data=f"{DATA}/{{dataset}}/manifest.json",
-    output:
-        **eval_run_outputs(EVAL, "fewshot"),
-    log:
-        f"{LOGS}/eval_fewshot/{{method}}/{{dataset}}/seed{{seed}}.log",
-    params:
-        args=ARGS,
-    conda:
-        CONDA_ENV
-    shell:
-        "motionmvm fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm frozen {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
+# ---- end health issue (#11) ----
 
 
 rule eval_domain_adapt:
@@ -105,6 +104,8 @@ rule eval_domain_adapt:
         **eval_run_outputs(EVAL, "domain_adapt", dataset=DA_PAIR),
     log:
         f"{LOGS}/eval_domain_adapt/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_domain_adapt/{{method}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
     conda:
@@ -116,12 +117,16 @@ rule eval_domain_adapt:
 rule eval_aggregate:
     input:
         eval_all_metrics(EVAL, EVAL_METHODS, DA_PAIR),
+        pretrain_metrics(),
     output:
+        health=f"{RESULTS}/health.json",
         summary=f"{RESULTS}/summary.json",
         csv=f"{RESULTS}/table.csv",
         md=f"{RESULTS}/table.md",
     log:
         f"{LOGS}/eval_aggregate.log",
+    benchmark:
+        f"{BENCH}/eval_aggregate.tsv"
     params:
         args=ARGS,
     conda:

@@ -12,10 +12,13 @@ rule audit:
     input:
         table=f"{RESULTS}/table.md",
         summary=f"{RESULTS}/summary.json",
+        health=f"{RESULTS}/health.json",  # health issue (#11): audited too
     output:
         f"{RESULTS}/audit.json",
     log:
         f"{LOGS}/audit.log",
+    benchmark:
+        f"{BENCH}/audit.tsv"
     params:
         args=ARGS,
     resources:
@@ -35,6 +38,8 @@ rule report:
                      caption="../report/plots.rst", category="Results"),
     log:
         f"{LOGS}/report.log",
+    benchmark:
+        f"{BENCH}/report.tsv"
     params:
         args=ARGS,
     resources:

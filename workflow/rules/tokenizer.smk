@@ -14,6 +14,8 @@ rule tokenizer_train:
         metrics=f"{RUNS}/tokenizer/{{dataset}}/metrics.json",
     log:
         f"{LOGS}/tokenizer_train/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/tokenizer_train/{{dataset}}.tsv"
     params:
         args=ARGS,
     priority: 40  # gates demvm's pretraining
@@ -31,6 +33,8 @@ rule tokenizer_encode:
         directory(f"{CACHE}/{{dataset}}/tokens"),
     log:
         f"{LOGS}/tokenizer_encode/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/tokenizer_encode/{{dataset}}.tsv"
     params:
         args=ARGS,
     priority: 40  # gates demvm's pretraining
@@ -48,6 +52,8 @@ rule tokenizer2d_train:
         metrics=f"{RUNS}/tokenizer2d/{{dataset}}/metrics.json",
     log:
         f"{LOGS}/tokenizer2d_train/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/tokenizer2d_train/{{dataset}}.tsv"
     params:
         args=ARGS,
     priority: 40  # beside the 3D tokenizer, as in the run measured in docs/results.md
@@ -65,6 +71,8 @@ rule tokenizer2d_encode:
         directory(f"{CACHE}/{{dataset}}/tokens2d"),
     log:
         f"{LOGS}/tokenizer2d_encode/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/tokenizer2d_encode/{{dataset}}.tsv"
     params:
         args=ARGS,
     priority: 40  # beside the 3D tokenizer, as in the run measured in docs/results.md

@@ -116,6 +116,22 @@ def _fewshot(args) -> int:
     return 0
 
 
+def _frozen(args) -> int:
+    """Every frozen-feature protocol of one encoder in one process (one import of torch, one
+    encoder load, one feature cache per dataset): the linear probe on each of
+    eval.linear_probe.datasets, then few-shot on eval.fewshot.dataset. Same outputs as the
+    `linear-probe` and `fewshot` steps."""
+    if args.out:
+        raise SystemExit("motionmvm: `frozen` writes one run directory per protocol and dataset; drop --out "
+                         "(or use `linear-probe` / `fewshot` with --out)")
+    ev = load_config(args)["eval"]
+    for ds in ev["linear_probe"]["datasets"]:
+        args.dataset = ds
+        _linear(args)
+    args.dataset, args.k, args.draws = ev["fewshot"]["dataset"], None, None
+    return _fewshot(args)
+
+
 def _domain(args) -> int:
     from motionmvm.eval import protocols
     from motionmvm.eval.outputs import dataset_dir
@@ -172,6 +188,10 @@ def register(subparsers) -> None:
     p.add_argument("--k", type=int, default=None, help="shots per class (default eval.fewshot.k)")
     p.add_argument("--draws", type=int, default=None, help="random draws (default eval.fewshot.draws)")
     p.set_defaults(func=_fewshot)
+
+    p = subparsers.add_parser("frozen", help="linear probe on eval.linear_probe.datasets + few-shot, one process")
+    _common(p, dataset=False)
+    p.set_defaults(func=_frozen)
 
     p = subparsers.add_parser("domain-adapt", help="partial domain adaptation: train on source, test on target subset")
     _common(p, dataset=False)
