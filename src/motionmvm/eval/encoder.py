@@ -124,7 +124,7 @@ class VideoClassifier(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, embed_dim: int, num_classes: int, head_dropout: float,
-                 head: str = "linear"):
+                 head: str = "linear", head_init_std: float = 2e-5):
         super().__init__()
         self.encoder = encoder
         self.fc_norm = nn.Identity()
@@ -137,7 +137,8 @@ class VideoClassifier(nn.Module):
             self.fc_norm = nn.LayerNorm(embed_dim)
             self.dropout = nn.Dropout(head_dropout)
             self.head = nn.Linear(embed_dim, num_classes)
-            nn.init.trunc_normal_(self.head.weight, std=2e-5)
+            # VideoMAE: trunc_normal(0.02) x init_scale 0.001 = 2e-5 (params eval.finetune.head_init_std)
+            nn.init.trunc_normal_(self.head.weight, std=head_init_std)
             nn.init.zeros_(self.head.bias)
         else:
             raise ValueError(f"head must be 'linear' or 'i3d', got {head!r}")

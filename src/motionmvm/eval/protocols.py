@@ -50,7 +50,8 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     stride = ev["stride"]
     train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed)
     model = enc_mod.VideoClassifier(encoder, enc_mod.embed_dim(encoder), len(train.class_names),
-                                    ft["head_dropout"], enc_mod.head_kind(ckpt["model"]))
+                                    ft["head_dropout"], enc_mod.head_kind(ckpt["model"]),
+                                    head_init_std=ft.get("head_init_std", 2e-5))
     if method == enc_mod.SINGLE_FRAME:
         enc_mod.make_single_frame(model)
     epochs = ft["scratch_epochs"] if method in enc_mod.SUPERVISED else ft["epochs"]
