@@ -139,7 +139,7 @@ def test_audit_reads_the_evaluation_areas_own_table(tree):
     """The table and summary as `motionmvm aggregate` writes them pass; an edit still fails."""
     from motionmvm.eval import aggregate as agg
 
-    agg.aggregate("runs/smoke/eval", "results/smoke")
+    agg.aggregate("runs/smoke/eval", "results/smoke", cfg=tree["cfg"], pretrain_root="runs/smoke/pretrain")
     res = audit(tree["table"], tree["cfg"], check_dvc_lock=False)
     assert res["ok"], res["problems"]
     assert len(res["cells"]) == 2

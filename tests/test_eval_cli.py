@@ -77,3 +77,29 @@ def test_cli_protocols_and_aggregate(project):
 def test_cli_refuses_unknown_method(project):
     with pytest.raises(SystemExit, match="not allowed"):
         cli.main(["linear-probe", "--profile", "smoke", "--method", "nope", "--dataset", "synth", "--seed", "0"])
+
+
+def test_frozen_runs_every_frozen_protocol_in_one_process(project):
+    """`motionmvm frozen`: the linear probe on each eval.linear_probe.datasets and few-shot, with
+    the same outputs as the per-protocol steps."""
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["profiles"]["smoke"]["eval"]["linear_probe"]["datasets"] = ["synth", "synth_b"]
+    params["profiles"]["smoke"]["eval"]["fewshot"]["dataset"] = "synth"
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    run("frozen", "--method", "videomae", "--seed", "0")
+    for d in ("linear_probe/videomae/synth", "linear_probe/videomae/synth_b", "fewshot/videomae/synth"):
+        m = json.loads((project / "runs/smoke/eval" / d / "seed0/metrics.json").read_text())
+        assert m["top1"] == recompute_metrics(project / "runs/smoke/eval" / d / "seed0/predictions.csv")["top1"]
+    with pytest.raises(SystemExit, match="drop --out"):
+        cli.main(["frozen", "--profile", "smoke", "--method", "videomae", "--seed", "0", "--out", "x"])
+
+
+def test_single_frame_control_runs_and_saves_its_encoder(project):
+    run("finetune", "--method", "scratch_1frame", "--dataset", "synth", "--seed", "0")
+    out = project / "runs/smoke/eval/finetune/scratch_1frame/synth/seed0"
+    assert (out / "encoder.pt").exists()
+    run("linear-probe", "--method", "scratch_1frame", "--dataset", "synth", "--seed", "0")
+    m = json.loads((project / "runs/smoke/eval/linear_probe/scratch_1frame/synth/seed0/metrics.json").read_text())
+    assert m["provenance"]["checkpoint"]["path"].endswith("finetune/scratch_1frame/synth/seed0/encoder.pt")

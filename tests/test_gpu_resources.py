@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 # The commands that train or run a network (everything else is CPU work: decoding, motion caches,
 # aggregation, report).
 GPU_STEPS = {"pretrain": "pretrain", "tokenizer train": "tokenizer_train", "finetune": "finetune",
-             "mar-finetune": "mar_finetune", "linear-probe": "linear_probe", "fewshot": "fewshot",
-             "domain-adapt": "domain_adapt"}
+             "mar-finetune": "mar_finetune", "frozen": "frozen", "domain-adapt": "domain_adapt"}
+# (Snakemake runs the linear probe and few-shot of one encoder as one `frozen` step; dvc.yaml keeps
+# `linear-probe` / `fewshot` stages, whose resources keys are linear_probe / fewshot.)
 
 
 def _paper_slurm_dry_run(tmp_path) -> list[str]:

@@ -8,7 +8,7 @@ from motionmvm import config
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default="params.yaml", help="parameter file (default: params.yaml)")
-    parser.add_argument("--profile", default=None, help="smoke | small | paper (default: the file's `profile`)")
+    parser.add_argument("--profile", default=None, help="smoke | small | paper | bench (default: the file's `profile`)")
 
 
 def load_config(args: argparse.Namespace) -> dict:

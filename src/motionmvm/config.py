@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-PROFILES = ("smoke", "small", "paper")
+PROFILES = ("smoke", "small", "paper", "bench")
 
 
 class ConfigError(ValueError):

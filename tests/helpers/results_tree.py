@@ -17,7 +17,8 @@ import yaml
 
 from motionmvm import config, provenance
 from motionmvm.data import manifest
-from motionmvm.eval.aggregate import aggregate
+from motionmvm.eval import health as health_mod
+from motionmvm.eval.aggregate import aggregate, collect
 from motionmvm.eval.metrics import metrics_from_probs
 from motionmvm.io import atomic_write_text, read_json, sha256_file, sha256_json, write_json
 
@@ -111,6 +112,13 @@ def write_run(run: Path, cfg: dict, rng, skill: float, seed: int, checkpoint: Pa
     write_json(run / "metrics.json", m)
 
 
+def write_health(cfg: dict, runs: Path, results: Path) -> dict:
+    """health.json as `motionmvm aggregate` computes it from the tree's metrics files."""
+    health = health_mod.compute(collect(runs / "eval"), health_mod.collect_pretrain(runs / "pretrain"), cfg, "videomae")
+    write_json(results / "health.json", health)
+    return health
+
+
 def build(root: Path, repo: Path, write_lock: bool = True) -> dict:
     """Write the tree under `root` (cwd must be `root`; `root` may be `repo` itself, e.g. a copy of
     the repository); returns useful paths. write_lock: also write a dvc.lock with the md5s."""
@@ -136,8 +144,8 @@ def build(root: Path, repo: Path, write_lock: bool = True) -> dict:
             write_run(run, cfg, rng, 1.0 + j, seed, pre / "encoder.pt", settings, gflops=1.5 + j)
             outs += [str(run / "metrics.json"), str(run / "predictions.csv"), str(pre / "encoder.pt")]
     results = Path("results/smoke")
-    aggregate("runs/smoke/eval", results, cfg["eval"]["confidence"])
-    outs += [str(results / f) for f in ("summary.json", "table.md")]
+    aggregate("runs/smoke/eval", results, cfg["eval"]["confidence"], cfg=cfg, pretrain_root="runs/smoke/pretrain")
+    outs += [str(results / f) for f in ("summary.json", "table.md", "health.json")]
     lock = {"schema": "2.0", "stages": {
         "eval": {"cmd": "motionmvm eval ...", "outs": [{"path": p, "hash": "md5", "md5": _md5(Path(p))} for p in outs]}}}
     if write_lock:
@@ -145,3 +153,34 @@ def build(root: Path, repo: Path, write_lock: bool = True) -> dict:
     return {"cfg": cfg, "table": results / "table.md", "dataset": DDIR, "settings": settings,
             "run": lambda m, s: Path(f"runs/smoke/eval/{PROTOCOL}/{m}/{DATASET}/seed{s}"),
             "encoder": lambda m, s: Path(f"runs/smoke/pretrain/{m}/seed{s}/encoder.pt")}
+
+
+GATE_METHODS = ("videomae", "mgm")
+
+
+def gate_runs(runs: Path, seeds=(0, 1, 2, 3, 4), *, scratch=0.80, single_frame=0.11, mimed_gain=0.20,
+              noise=0.005, pixel_loss=0.60, trivial=0.99) -> None:
+    """A fabricated runs/P tree for the health gates: eval metrics.json files (top1 + class names)
+    and pretraining metrics.json files, with the knobs each gate reads. Defaults pass every gate:
+    scratch 80% on synth, scratch_1frame at chance on synth_mimed, pretrained methods `mimed_gain`
+    above random_init there, paired noise `noise`, pixel loss 0.6 against a trivial 0.99."""
+    rng = np.random.default_rng(0)
+    classes = [f"c{i}" for i in range(10)]
+
+    def put(protocol, method, dataset, seed, top1):
+        gflops = 0.17 if protocol == "finetune" else None  # the same encoder shape: points coincide
+        write_json(runs / "eval" / protocol / method / dataset / f"seed{seed}" / "metrics.json",
+                   {"top1": float(top1), "seed": seed, "class_names": classes, "gflops_per_view": gflops})
+
+    for s in seeds:
+        put("finetune", "scratch", "synth", s, scratch)
+        for protocol in ("linear_probe", "fewshot"):
+            put(protocol, "scratch", "synth_mimed", s, 0.60)
+            put(protocol, "scratch_1frame", "synth_mimed", s, single_frame)
+            put(protocol, "random_init", "synth_mimed", s, 0.20 + rng.normal(0, 0.01))
+            for method in GATE_METHODS:
+                put(protocol, method, "synth_mimed", s, 0.20 + mimed_gain + rng.normal(0, noise))
+        for method in GATE_METHODS:
+            put("finetune", method, "synth", s, 0.75 + rng.normal(0, noise))
+            write_json(runs / "pretrain" / method / f"seed{s}" / "metrics.json",
+                       {"target": "pixel", "loss_last": pixel_loss, "trivial_loss_last": trivial})

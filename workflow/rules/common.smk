@@ -14,6 +14,9 @@ ARGS = f"--params params.yaml --profile {PROFILE}"  # appended to every `motionm
 # Each job writes its command's output to a log file here (`log:`, `> {log} 2>&1`); Snakemake
 # names the log of a failed job, and prints it with --show-failed-logs. Not a DVC output.
 LOGS = f"logs/{PROFILE}"
+# Snakemake `benchmark:` files (wall s, max RSS, CPU s of each job), one per job, beside the logs;
+# `python benchmarks/rule_times.py` sums them per rule (docs/benchmarks.md). Not DVC outputs.
+BENCH = f"logs/{PROFILE}/benchmarks"
 # The conda environment file of all rules, deployed only under `snakemake --sdm conda` (otherwise
 # the current environment runs the commands). Anchored at the Snakefile, not at each rules file.
 CONDA_ENV = str(Path(workflow.basedir, "envs", "motionmvm.yaml"))
@@ -71,8 +74,8 @@ def eval_encoder(protocol, eval_dir, refs):
     """
     def encoder(wildcards):
         method = wildcards.method
-        if method == "scratch" and protocol in ("linear_probe", "fewshot"):
-            return f"{eval_dir}/finetune/scratch/{EXP['pretrain_dataset']}/seed{wildcards.seed}/encoder.pt"
+        if method in ("scratch", "scratch_1frame") and protocol in ("linear_probe", "fewshot", "frozen"):
+            return f"{eval_dir}/finetune/{method}/{EXP['pretrain_dataset']}/seed{wildcards.seed}/encoder.pt"
         if method in refs:
             return f"{RUNS}/pretrain/videomae/seed{wildcards.seed}/encoder.pt"
         return f"{RUNS}/pretrain/{method}/seed{wildcards.seed}/encoder.pt"
@@ -94,11 +97,33 @@ def eval_all_metrics(eval_dir, methods, da_pair):
         for method in methods:
             for ds in EXP["eval_datasets"]:
                 out.append(f"{eval_dir}/finetune/{method}/{ds}/seed{seed}/metrics.json")
-                out.append(f"{eval_dir}/linear_probe/{method}/{ds}/seed{seed}/metrics.json")
-            out.append(f"{eval_dir}/fewshot/{method}/{ev['fewshot']['dataset']}/seed{seed}/metrics.json")
+            out += [f"{eval_dir}/{o}".replace("{method}", method).replace("{seed}", str(seed))
+                    for o in frozen_outputs()[1::2]]
         for method in mcfg.encoder_methods(CFG):
             out.append(f"{eval_dir}/domain_adapt/{method}/{da_pair}/seed{seed}/metrics.json")
         for pct in ev["mar"]["mask_percents"]:
             for ds in EXP["eval_datasets"]:
                 out.append(f"{eval_dir}/mar_finetune/mar_r{pct}/{ds}/seed{seed}/metrics.json")
     return out
+
+
+def frozen_outputs():
+    """Outputs of one encoder's frozen-feature run (`motionmvm frozen`, rule eval_frozen), relative
+    to the evaluation directory: the linear probe on every eval.linear_probe.datasets and the
+    few-shot protocol on eval.fewshot.dataset; (predictions.csv, metrics.json) pairs."""
+    ev = CFG["eval"]
+    runs = [f"linear_probe/{{method}}/{ds}/seed{{seed}}" for ds in ev["linear_probe"]["datasets"]]
+    runs.append(f"fewshot/{{method}}/{ev['fewshot']['dataset']}/seed{{seed}}")
+    return [f"{r}/{f}" for r in runs for f in ("predictions.csv", "metrics.json")]
+
+
+def frozen_data(wildcards):
+    """The manifests the frozen-feature run reads."""
+    ev = CFG["eval"]
+    names = dict.fromkeys([*ev["linear_probe"]["datasets"], ev["fewshot"]["dataset"]])
+    return [f"{DATA}/{d}/manifest.json" for d in names]
+
+
+def pretrain_metrics():
+    """Every pretraining run's metrics.json (the health gate `pretraining_learns` reads them)."""
+    return [f"{RUNS}/pretrain/{m}/seed{s}/metrics.json" for m in EXP["methods"] for s in EXP["seeds"]]

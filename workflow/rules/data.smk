@@ -13,6 +13,8 @@ rule data_synth:
         f"{DATA}/{{dataset}}/synth.json",
     log:
         f"{LOGS}/data_synth/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/data_synth/{{dataset}}.tsv"
     params:
         # declared so that Snakemake reruns the generator when the dataset's parameters change
         synth=lambda wc: CFG["data"][wc.dataset],
@@ -35,6 +37,8 @@ rule data_manifest:
         f"{DATA}/{{dataset}}/manifest.json",
     log:
         f"{LOGS}/data_manifest/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/data_manifest/{{dataset}}.tsv"
     params:
         args=ARGS,
     wildcard_constraints:

@@ -12,6 +12,8 @@ rule prepare_dataset:
         summary=f"{DATA}/{{dataset}}/prepare.json",
     log:
         f"{LOGS}/prepare_dataset/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/prepare_dataset/{{dataset}}.tsv"
     params:
         args=ARGS,
     wildcard_constraints:

@@ -9,6 +9,7 @@ DA_PAIR = f"{EV['domain_adapt']['source']}-to-{EV['domain_adapt']['target']}"
 
 wildcard_constraints:
     seed=r"\d+",
+    supervised="scratch|scratch_1frame",
 
 
 # GPU steps: local rules whose `motionmvm launch` dispatches them (under `--profile slurm`: one
@@ -18,8 +19,7 @@ localrules:
     eval_finetune,
     eval_finetune_scratch,
     eval_mar,
-    eval_linear_probe,
-    eval_fewshot,
+    eval_frozen,
     eval_domain_adapt,
 
 
@@ -31,11 +31,13 @@ rule eval_finetune:
         **eval_run_outputs(EVAL, "finetune"),
     log:
         f"{LOGS}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
         launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     wildcard_constraints:
-        method="|".join(m for m in EVAL_METHODS if m != "scratch"),
+        method="|".join(m for m in EVAL_METHODS if m not in ("scratch", "scratch_1frame")),
     conda:
         CONDA_ENV
     shell:
@@ -47,17 +49,19 @@ rule eval_finetune_scratch:
         encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
         data=f"{DATA}/{{dataset}}/manifest.json",
     output:
-        **eval_run_outputs(EVAL, "finetune", method="scratch"),
-        encoder=f"{EVAL}/finetune/scratch/{{dataset}}/seed{{seed}}/encoder.pt",
+        **eval_run_outputs(EVAL, "finetune", method="{supervised}"),
+        encoder=f"{EVAL}/finetune/{{supervised}}/{{dataset}}/seed{{seed}}/encoder.pt",
     log:
-        f"{LOGS}/eval_finetune_scratch/{{dataset}}/seed{{seed}}.log",
+        f"{LOGS}/eval_finetune_scratch/{{supervised}}/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_finetune_scratch/{{supervised}}/{{dataset}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
         launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     conda:
         CONDA_ENV
     shell:
-        "motionmvm launch {params.launch} {params.args} -- finetune {params.args} --method scratch --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- finetune {params.args} --method {wildcards.supervised} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_mar:
@@ -68,6 +72,8 @@ rule eval_mar:
         **eval_run_outputs(EVAL, "mar_finetune", method="mar_r{percent}"),
     log:
         f"{LOGS}/eval_mar/mar_r{{percent}}/{{dataset}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_mar/mar_r{{percent}}/{{dataset}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
         launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
@@ -79,38 +85,29 @@ rule eval_mar:
         "motionmvm launch {params.launch} {params.args} -- mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
 
 
-rule eval_linear_probe:
+# ---- health issue (#11): one process per encoder for every frozen-feature protocol ----
+# The linear probe on each eval.linear_probe.datasets and few-shot on eval.fewshot.dataset share
+# the encoder load, the imports and the feature cache (`motionmvm frozen`). Same output paths as
+# the per-protocol steps `linear-probe` / `fewshot` (which dvc.yaml's stages run), so the audit
+# and the aggregate read them unchanged.
+rule eval_frozen:
     input:
-        encoder=eval_encoder("linear_probe", EVAL, EVAL_REFS),
-        data=f"{DATA}/{{dataset}}/manifest.json",
+        encoder=eval_encoder("frozen", EVAL, EVAL_REFS),
+        data=frozen_data,
     output:
-        **eval_run_outputs(EVAL, "linear_probe"),
+        [f"{EVAL}/{o}" for o in frozen_outputs()],
     log:
-        f"{LOGS}/eval_linear_probe/{{method}}/{{dataset}}/seed{{seed}}.log",
+        f"{LOGS}/eval_frozen/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_frozen/{{method}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
         launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     conda:
         CONDA_ENV
     shell:
-        "motionmvm launch {params.launch} {params.args} -- linear-probe {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
-
-
-rule eval_fewshot:
-    input:
-        encoder=eval_encoder("fewshot", EVAL, EVAL_REFS),
-        data=f"{DATA}/{{dataset}}/manifest.json",
-    output:
-        **eval_run_outputs(EVAL, "fewshot"),
-    log:
-        f"{LOGS}/eval_fewshot/{{method}}/{{dataset}}/seed{{seed}}.log",
-    params:
-        args=ARGS,
-        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
-    conda:
-        CONDA_ENV
-    shell:
-        "motionmvm launch {params.launch} {params.args} -- fewshot {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- frozen {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
+# ---- end health issue (#11) ----
 
 
 rule eval_domain_adapt:
@@ -122,6 +119,8 @@ rule eval_domain_adapt:
         **eval_run_outputs(EVAL, "domain_adapt", dataset=DA_PAIR),
     log:
         f"{LOGS}/eval_domain_adapt/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/eval_domain_adapt/{{method}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
         launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
@@ -134,12 +133,16 @@ rule eval_domain_adapt:
 rule eval_aggregate:
     input:
         eval_all_metrics(EVAL, EVAL_METHODS, DA_PAIR),
+        pretrain_metrics(),
     output:
+        health=f"{RESULTS}/health.json",
         summary=f"{RESULTS}/summary.json",
         csv=f"{RESULTS}/table.csv",
         md=f"{RESULTS}/table.md",
     log:
         f"{LOGS}/eval_aggregate.log",
+    benchmark:
+        f"{BENCH}/eval_aggregate.tsv"
     params:
         args=ARGS,
     conda:

@@ -17,6 +17,8 @@ rule motion:
         directory(f"{CACHE}/{{dataset}}/motion/{{kind}}"),
     log:
         f"{LOGS}/motion_{{kind}}/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/motion_{{kind}}/{{dataset}}.tsv"
     params:
         args=ARGS,
     wildcard_constraints:

@@ -19,6 +19,8 @@ rule pretrain:
         log=f"{RUNS}/pretrain/{{method}}/seed{{seed}}/log.csv",
     log:
         f"{LOGS}/pretrain/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCH}/pretrain/{{method}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
         # formatted when the job's command is built: the executor (SLURM or not) is known then;

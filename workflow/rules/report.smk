@@ -12,11 +12,14 @@ rule audit:
     input:
         table=f"{RESULTS}/table.md",
         summary=f"{RESULTS}/summary.json",
+        health=f"{RESULTS}/health.json",  # health issue (#11): audited too
     output:
         trace=f"{RESULTS}/audit.json",
         summary=f"{RESULTS}/audit_summary.json",
     log:
         f"{LOGS}/audit.log",
+    benchmark:
+        f"{BENCH}/audit.tsv"
     params:
         args=ARGS,
     resources:
@@ -36,6 +39,8 @@ rule report:
                      caption="../report/plots.rst", category="Results"),
     log:
         f"{LOGS}/report.log",
+    benchmark:
+        f"{BENCH}/report.tsv"
     params:
         args=ARGS,
     resources:

@@ -20,6 +20,8 @@ rule tokenizer_train:
         metrics=f"{RUNS}/tokenizer/{{dataset}}/metrics.json",
     log:
         f"{LOGS}/tokenizer_train/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/tokenizer_train/{{dataset}}.tsv"
     params:
         args=ARGS,
         launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
@@ -38,6 +40,8 @@ rule tokenizer_encode:
         directory(f"{CACHE}/{{dataset}}/tokens"),
     log:
         f"{LOGS}/tokenizer_encode/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/tokenizer_encode/{{dataset}}.tsv"
     params:
         args=ARGS,
     priority: 40  # gates demvm's pretraining
@@ -55,6 +59,8 @@ rule tokenizer2d_train:
         metrics=f"{RUNS}/tokenizer2d/{{dataset}}/metrics.json",
     log:
         f"{LOGS}/tokenizer2d_train/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/tokenizer2d_train/{{dataset}}.tsv"
     params:
         args=ARGS,
         launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
@@ -73,6 +79,8 @@ rule tokenizer2d_encode:
         directory(f"{CACHE}/{{dataset}}/tokens2d"),
     log:
         f"{LOGS}/tokenizer2d_encode/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/tokenizer2d_encode/{{dataset}}.tsv"
     params:
         args=ARGS,
     priority: 40  # beside the 3D tokenizer, as in the run measured in docs/results.md

@@ -11,6 +11,7 @@ import io
 import re
 from pathlib import Path
 
+from motionmvm.eval import health as health_mod
 from motionmvm.eval.stats import mean_ci, paired_difference
 from motionmvm.io import atomic_write_text, read_json, write_json
 
@@ -44,6 +45,9 @@ def summarize(runs: dict, confidence: float = 0.95) -> list[dict]:
     for key in sorted(runs):
         by_seed = runs[key]
         row = {"protocol": key[0], "method": key[1], "dataset": key[2], "seeds": sorted(by_seed)}
+        names = next(iter(by_seed.values())).get("eval_classes") or next(iter(by_seed.values())).get("class_names")
+        if names:
+            row["chance"] = 1.0 / len(names)  # top-1 of a uniform guess (balanced test splits)
         for metric in METRICS:
             vals = {s: m[metric] for s, m in by_seed.items() if m.get(metric) is not None}
             if not vals:
@@ -84,8 +88,12 @@ def table_rows(rows: list[dict]) -> list[dict]:
     return flat
 
 
-def write_outputs(rows: list[dict], results_dir: str | Path, confidence: float = 0.95) -> None:
+def write_outputs(rows: list[dict], results_dir: str | Path, confidence: float = 0.95,
+                  health: dict | None = None) -> None:
+    """health: the gates (health.json); table.md then opens with them."""
     results_dir = Path(results_dir)
+    if health is not None:
+        write_json(results_dir / "health.json", health)
     write_json(results_dir / "summary.json", {"confidence": confidence, "baseline": BASELINE, "rows": rows})
     flat = table_rows(rows)
     fields = sorted({k for r in flat for k in r}, key=lambda k: (k not in ("protocol", "method", "dataset", "n_seeds"), k))
@@ -97,7 +105,8 @@ def write_outputs(rows: list[dict], results_dir: str | Path, confidence: float =
         w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
     atomic_write_text(results_dir / "table.csv", buf.getvalue())
     pct = int(round(confidence * 100))
-    md = [f"| protocol | method | dataset | seeds | top-1 % (± {pct}% CI) | top-5 % | Δ top-1 vs baseline (paired) | neg. transfer % | GFLOPs/view |",
+    md = health_mod.markdown(health) if health is not None else []
+    md += [f"| protocol | method | dataset | seeds | top-1 % (± {pct}% CI) | top-5 % | Δ top-1 vs baseline (paired) | neg. transfer % | GFLOPs/view |",
           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         diff = r.get("vs_baseline", {}).get("top1")
@@ -109,10 +118,15 @@ def write_outputs(rows: list[dict], results_dir: str | Path, confidence: float =
     atomic_write_text(results_dir / "table.md", "\n".join(md) + "\n")
 
 
-def aggregate(eval_root: str | Path, results_dir: str | Path, confidence: float = 0.95) -> list[dict]:
+def aggregate(eval_root: str | Path, results_dir: str | Path, confidence: float = 0.95,
+              cfg: dict | None = None, pretrain_root: str | Path | None = None) -> list[dict]:
+    """cfg + pretrain_root: also compute the health gates (results_dir/health.json)."""
     runs = collect(eval_root)
     if not runs:
         raise FileNotFoundError(f"no metrics.json under {eval_root}/<protocol>/<method>/<dataset>/seed<S>/")
     rows = summarize(runs, confidence)
-    write_outputs(rows, results_dir, confidence)
+    health = None
+    if cfg is not None:
+        health = health_mod.compute(runs, health_mod.collect_pretrain(pretrain_root), cfg, BASELINE)
+    write_outputs(rows, results_dir, confidence, health)
     return rows

@@ -34,11 +34,11 @@ def _encoder_path(cfg: dict, args, protocol: str) -> Path:
 
     if args.encoder:
         return Path(args.encoder)
-    if args.method == "scratch" and protocol in ("linear_probe", "fewshot"):
-        # supervised reference: the encoder `finetune --method scratch` trained on the pretraining dataset
+    if args.method in ("scratch", "scratch_1frame") and protocol in ("linear_probe", "fewshot"):
+        # supervised reference: the encoder `finetune --method scratch*` trained on the pretraining dataset
         pd = args.pretrain_dataset or cfg["experiment"]["pretrain_dataset"]
-        return run_dir(cfg, "finetune", "scratch", pd, args.seed) / "encoder.pt"
-    if args.method in ("random_init", "scratch"):
+        return run_dir(cfg, "finetune", args.method, pd, args.seed) / "encoder.pt"
+    if args.method in ("random_init", "scratch", "scratch_1frame"):
         return pretrain_encoder(cfg, "videomae", args.seed)  # architecture only
     return pretrain_encoder(cfg, args.method, args.seed)
 
@@ -56,7 +56,7 @@ def _prepare(args, protocol: str, default_dataset: str | None = None):
 def _info(cfg: dict, args) -> dict:
     """Recorded in metrics.json: which pretraining the evaluated encoder comes from."""
     return {"pretrain_dataset": args.pretrain_dataset or cfg["experiment"]["pretrain_dataset"],
-            "encoder_method": "videomae" if args.method in ("random_init", "scratch", "mar") else args.method}
+            "encoder_method": "videomae" if args.method in ("random_init", "scratch", "scratch_1frame", "mar") else args.method}
 
 
 def _cache_dir(cfg: dict, dataset: str, method: str, seed: int) -> Path:
@@ -118,6 +118,22 @@ def _fewshot(args) -> int:
     return 0
 
 
+def _frozen(args) -> int:
+    """Every frozen-feature protocol of one encoder in one process (one import of torch, one
+    encoder load, one feature cache per dataset): the linear probe on each of
+    eval.linear_probe.datasets, then few-shot on eval.fewshot.dataset. Same outputs as the
+    `linear-probe` and `fewshot` steps."""
+    if args.out:
+        raise SystemExit("motionmvm: `frozen` writes one run directory per protocol and dataset; drop --out "
+                         "(or use `linear-probe` / `fewshot` with --out)")
+    ev = load_config(args)["eval"]
+    for ds in ev["linear_probe"]["datasets"]:
+        args.dataset = ds
+        _linear(args)
+    args.dataset, args.k, args.draws = ev["fewshot"]["dataset"], None, None
+    return _fewshot(args)
+
+
 def _domain(args) -> int:
     from motionmvm.eval import protocols
     from motionmvm.eval.outputs import dataset_dir
@@ -140,12 +156,17 @@ def _domain(args) -> int:
 
 def _aggregate(args) -> int:
     from motionmvm.eval.aggregate import aggregate
+    from motionmvm.io import read_json
 
     cfg = load_config(args)
     root = Path(cfg["paths"]["runs"]) / cfg["profile"] / "eval"
     results = Path(args.out) if args.out else Path(cfg["paths"]["results"]) / cfg["profile"]
-    rows = aggregate(root, results, cfg["eval"]["confidence"])
-    print(f"aggregate: {len(rows)} rows -> {results}/summary.json, table.csv, table.md")
+    pretrain = Path(cfg["paths"]["runs"]) / cfg["profile"] / "pretrain"
+    rows = aggregate(root, results, cfg["eval"]["confidence"], cfg=cfg, pretrain_root=pretrain)
+    health = read_json(results / "health.json")
+    failed = [g["name"] for g in health["gates"] if not g["passed"]]
+    print(f"aggregate: {len(rows)} rows -> {results}/summary.json, table.csv, table.md, health.json; "
+          f"gates {'all pass' if not failed else 'FAILED: ' + ', '.join(failed)}")
     return 0
 
 
@@ -169,6 +190,10 @@ def register(subparsers) -> None:
     p.add_argument("--k", type=int, default=None, help="shots per class (default eval.fewshot.k)")
     p.add_argument("--draws", type=int, default=None, help="random draws (default eval.fewshot.draws)")
     p.set_defaults(func=_fewshot)
+
+    p = subparsers.add_parser("frozen", help="linear probe on eval.linear_probe.datasets + few-shot, one process")
+    _common(p, dataset=False)
+    p.set_defaults(func=_frozen)
 
     p = subparsers.add_parser("domain-adapt", help="partial domain adaptation: train on source, test on target subset")
     _common(p, dataset=False)

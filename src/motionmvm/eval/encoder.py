@@ -6,8 +6,10 @@ size, patch: [t, h, w], grid: [T', H', W']}, "method": ...}`; the encoder is reb
 `motionmvm.models.build(model, **config)` at the clip geometry of `input` (`input_geometry`), which
 every method writes (a Video Swin's config alone does not say which clips it was trained on).
 Checkpoints without `input` fall back to the config's num_frames / img_size.
-Reference rows: `random_init` and `scratch` rebuild the same architecture with fresh, seeded
-weights (the checkpoint is read for its architecture only).
+Reference rows: `random_init`, `scratch` and `scratch_1frame` rebuild the same architecture with
+fresh, seeded weights (the checkpoint is read for its architecture only). `scratch_1frame` is the
+single-frame control: supervised from scratch like `scratch`, but every clip it sees (training,
+test, frozen features) is its middle frame repeated, so it can use appearance and never motion.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-REFERENCE_METHODS = ("random_init", "scratch")
+REFERENCE_METHODS = ("random_init", "scratch", "scratch_1frame")
+SUPERVISED = ("scratch", "scratch_1frame")  # references trained by `finetune` from fresh weights
+SINGLE_FRAME = "scratch_1frame"
 I3D_HEAD = "i3d_head"  # models-area registry name of the Video Swin head
 
 
@@ -122,7 +126,7 @@ class VideoClassifier(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, embed_dim: int, num_classes: int, head_dropout: float,
-                 head: str = "linear"):
+                 head: str = "linear", head_init_std: float = 2e-5):
         super().__init__()
         self.encoder = encoder
         self.fc_norm = nn.Identity()
@@ -135,7 +139,8 @@ class VideoClassifier(nn.Module):
             self.fc_norm = nn.LayerNorm(embed_dim)
             self.dropout = nn.Dropout(head_dropout)
             self.head = nn.Linear(embed_dim, num_classes)
-            nn.init.trunc_normal_(self.head.weight, std=2e-5)
+            # VideoMAE: trunc_normal(0.02) x init_scale 0.001 = 2e-5 (params eval.finetune.head_init_std)
+            nn.init.trunc_normal_(self.head.weight, std=head_init_std)
             nn.init.zeros_(self.head.bias)
         else:
             raise ValueError(f"head must be 'linear' or 'i3d', got {head!r}")
@@ -154,3 +159,27 @@ def embed_dim(encoder: nn.Module) -> int:
     if d is None:
         raise ValueError(f"{type(encoder).__name__} exposes no embed_dim")
     return int(d)
+
+
+def single_frame(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, T, H, W] -> the middle frame repeated T times (no motion left, same shape)."""
+    t = x.shape[2]
+    return x[:, :, t // 2:t // 2 + 1].expand_as(x).contiguous()
+
+
+def make_single_frame(model: nn.Module) -> nn.Module:
+    """Feed `model` (a classifier, called as model(x)) single-frame clips in training and test."""
+    model.register_forward_pre_hook(lambda _mod, args: (single_frame(args[0]), *args[1:]))
+    return model
+
+
+class SingleFrameFeatures(nn.Module):
+    """A frozen encoder whose forward_features sees single-frame clips (feature extraction)."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.cfg = encoder.cfg  # input_shape reads the clip geometry from it
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder.forward_features(single_frame(x))

@@ -51,8 +51,11 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     stride = ev["stride"]
     train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed)
     model = enc_mod.VideoClassifier(encoder, enc_mod.embed_dim(encoder), len(train.class_names),
-                                    ft["head_dropout"], enc_mod.head_kind(ckpt["model"]))
-    epochs = ft["scratch_epochs"] if method == "scratch" else ft["epochs"]
+                                    ft["head_dropout"], enc_mod.head_kind(ckpt["model"]),
+                                    head_init_std=ft.get("head_init_std", 2e-5))
+    if method == enc_mod.SINGLE_FRAME:
+        enc_mod.make_single_frame(model)
+    epochs = ft["scratch_epochs"] if method in enc_mod.SUPERVISED else ft["epochs"]
     loader = make_train_loader(train, ft, frames, stride, size, seed)
     history = fit(model, classification_loss, loader, ft, len(train.class_names), enc_mod.num_layers(encoder),
                   epochs, log, checkpoint=out_dir / "checkpoint.pt")
@@ -61,7 +64,7 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     labels, eval_classes = _map_labels(test, train.class_names) if eval_classes_from else (test.labels, None)
     probs, throughput = predict(model, test, frames, stride, size, ft["test_clips"], ft["test_crops"], ev["batch_size"])
     gflops = _views_gflops(model, frames, size)
-    if method == "scratch":
+    if method in enc_mod.SUPERVISED:
         enc_mod.save_encoder(out_dir / "encoder.pt", ckpt, encoder)
     return _done(out_dir, write_run(out_dir, cfg, clip_ids=test.clip_ids, labels=labels, probs=probs,
                      class_names=train.class_names, seed=seed, started=started,
@@ -165,8 +168,9 @@ def _features(cfg, encoder, bank, key_parts, cache_path, frames, size):
 
 def _frozen(method, encoder_path, seed):
     ckpt = enc_mod.read_checkpoint(encoder_path)
-    pretrained = method != "random_init"  # scratch: the supervised encoder that finetune saved
-    return enc_mod.build_encoder(ckpt, pretrained=pretrained, seed=seed).eval()
+    pretrained = method != "random_init"  # scratch*: the supervised encoder that finetune saved
+    encoder = enc_mod.build_encoder(ckpt, pretrained=pretrained, seed=seed).eval()
+    return enc_mod.SingleFrameFeatures(encoder).eval() if method == enc_mod.SINGLE_FRAME else encoder
 
 
 def linear_probe(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, out_dir: Path,

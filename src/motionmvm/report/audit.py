@@ -21,6 +21,7 @@ from motionmvm.report.audit_checks import (CELL_CHECKS, RUN_CHECKS, SUMMARY_METR
                                            _close, protocol_settings)
 from motionmvm.report.audit_dvc import DvcLock, md5_file
 from motionmvm.report.table import Cell, parse_number, read_cells
+from motionmvm.report.audit_health import check_health
 
 @dataclass
 class Problem:
@@ -206,6 +207,8 @@ class Auditor:
             cells[key] = c
         for check in TABLE_CHECKS:
             check(self, cells)
+        for msg in check_health(self.table_md.parent, self.cfg, self.runs):  # health.json, recomputed
+            self.fail("health gates", "health.json", msg.removeprefix("health.json: "))
         trace = []
         for c in cells.values():
             top1 = c.recomputed.get("top1")

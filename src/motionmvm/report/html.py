@@ -32,6 +32,28 @@ def _md_table(md: str) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _gates(results: Path) -> str:
+    """The health gates first: each check's number, threshold and verdict; failures in red."""
+    path = results / "health.json"
+    if not path.exists():
+        return "<h2 class='fail'>Health gates: no health.json (run `motionmvm aggregate`)</h2>"
+    h = read_json(path)
+    head = ("<h2 class='pass'>Health gates: all pass</h2>" if h["passed"] else
+            "<h2 class='fail'>Health gates: SOME FAIL: method differences below cannot be read as rankings</h2>")
+    rows = []
+    for g in h["gates"]:
+        for i, c in enumerate(g["checks"]):
+            cls = "pass" if c["passed"] else "fail"
+            gate = (f"<td rowspan='{len(g['checks'])}' class='{'pass' if g['passed'] else 'fail'}'><b>"
+                    f"{html.escape(g['name'])}: {'PASS' if g['passed'] else 'FAIL'}</b></td>") if i == 0 else ""
+            value = "missing" if c["value"] is None else f"{c['value']:.4g}"
+            rows.append(f"<tr>{gate}<td>{html.escape(c['what'])}</td><td class='{cls}'>{value}</td>"
+                        f"<td>{html.escape(c['op'])} {c['threshold']:g}</td><td class='{cls}'>"
+                        f"{'pass' if c['passed'] else 'FAIL'}</td><td>{html.escape(c.get('detail', ''))}</td></tr>")
+    return (head + "<table class='gates'><tr><th>gate</th><th>check</th><th>value</th><th>required</th>"
+            "<th>verdict</th><th>detail</th></tr>" + "".join(rows) + "</table>")
+
+
 def _provenance_rows(runs: Path) -> str:
     rows = []
     for m in sorted(runs.glob("**/metrics.json")):
@@ -74,9 +96,13 @@ def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path],
     as JSON in <script id="provenance">."""
     table = results / "table.md"
     audit = results / "audit.json"
-    parts = [f"<h1>motionmvm results — profile {html.escape(profile)}</h1>"]
+    parts = [f"<h1>motionmvm results — profile {html.escape(profile)}</h1>", _gates(results)]
+    lead = [p for p in plots if p.name == "differences.png"]
+    if lead:
+        parts.append("<h2>Each method against the baseline (paired differences over seeds)</h2>" + _img(lead[0]))
     parts.append("<h2>Results table (mean ± 95% CI over seeds)</h2>")
     parts.append(_md_table(table.read_text()) if table.exists() else "<p>No results table yet (evaluation has not run).</p>")
+    plots = [p for p in plots if p.name != "differences.png"]
     if audit.exists():
         a = read_json(audit)
         verdict = "passed" if a["ok"] else "FAILED"
@@ -96,7 +122,8 @@ def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path],
         blob = json.dumps(provenance, sort_keys=True).replace("</", "<\\/")
         parts.append(f'<script type="application/json" id="provenance">{blob}</script>')
     style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}img{max-width:100%}")
+             "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}img{max-width:100%}"
+             ".fail{color:#b00000;background:#fde8e8}.pass{color:#0a6b0a}")
     atomic_write_text(out, f"<!doctype html><html><head><meta charset='utf-8'><title>motionmvm {profile}</title>"
                            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-FIELDS = ["step", "epoch", "loss", "lr", "clips_per_s", "elapsed_s"]
+FIELDS = ["step", "epoch", "loss", "lr", "clips_per_s", "elapsed_s", "trivial_loss"]
 
 
 class CsvLog:

@@ -21,6 +21,7 @@ from motionmvm import methods
 from motionmvm.config import params_hash
 from motionmvm.io import atomic_torch_save, write_json
 from motionmvm.train import accounting
+from motionmvm.methods.trivial import trivial_loss
 from motionmvm.train import checkpoint as ckpt
 from motionmvm.train.clips import ManifestVideos, MaskedClips
 from motionmvm.train.dist import DistInfo, cleanup, init_from_env
@@ -209,7 +210,9 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
                 loss_sum = step_loss.item()
                 row = {"step": step, "epoch": (step - 1) // order.steps_per_epoch, "loss": loss_sum,
                        "lr": optimizer.param_groups[-1]["lr"], "clips_per_s": seen / elapsed,
-                       "elapsed_s": elapsed}
+                       "elapsed_s": elapsed,
+                       # same (last micro-)batch: the loss of ignoring the input (health gate)
+                       "trivial_loss": trivial_loss(model, batch)}
                 log.write(row)
                 writer.add_scalar("loss", loss_sum, step)
                 writer.add_scalar("lr", row["lr"], step)
@@ -262,6 +265,7 @@ def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, effici
         "loss_first": float(np.mean([r["loss"] for r in rows[:k]])) if rows else None,
         "loss_last": float(np.mean([r["loss"] for r in rows[-k:]])) if rows else None,
         **efficiency, "wall_s_this_session": elapsed,
+        "trivial_loss_last": float(np.nanmean([r["trivial_loss"] for r in rows[-k:]])) if rows else None,
         # DEMVM: which 2D init the encoder started from, and the encoder lr multiplier it got
         **({"encoder_2d_init": model.encoder_2d_init} if hasattr(model, "encoder_2d_init") else {}),
         **({"encoder_lr_mult": model.encoder_lr_mult} if hasattr(model, "encoder_lr_mult") else {}),
