@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from motionmvm import config
-from motionmvm.eval import aggregate as agg
 from motionmvm.io import read_json, write_json
 from motionmvm.report.audit import audit
 from tests.helpers import eval_tree, results_tree
@@ -25,7 +24,10 @@ FS = "fewshot/videomae/synth_mimed"
 
 
 def reaggregate_and_commit(root: Path = Path(".")) -> None:
-    agg.aggregate(root / "runs/smoke/eval", root / "results/smoke", 0.95)
+    """`motionmvm aggregate` (table, summary and health gates) then what `dvc commit -f` does."""
+    from motionmvm import cli
+
+    assert cli.main(["aggregate", "--profile", "smoke"]) == 0
     results_tree.relock(root)
 
 
