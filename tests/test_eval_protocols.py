@@ -110,7 +110,7 @@ def test_domain_adapt_maps_classes_by_name(doubles, monkeypatch):
     tgt = tgt.subset([i for i in range(len(tgt)) if tgt.labels[i] != 1])  # target lacks class1
     tgt.class_names = ["class0", "class2"]
     tgt.labels = np.where(tgt.labels == 2, 1, 0)
-    monkeypatch.setattr(protocols, "load_bank", lambda d, split, *a: src if split == "train" else tgt)
+    monkeypatch.setattr(protocols, "load_bank", lambda d, split, *a, **k: src if split == "train" else tgt)
     out = doubles["tmp"] / "da"
     m = protocols.finetune(make_cfg(), method="videomae", dataset_dir=doubles["ddir"], encoder_path=doubles["enc"],
                            out_dir=out, seed=0, protocol_cfg=FT, eval_classes_from=doubles["ddir"], log=lambda *_: None)

@@ -85,9 +85,9 @@ def eval_run_outputs(eval_dir, protocol, method="{method}", dataset="{dataset}")
     return {"metrics": f"{d}/metrics.json", "predictions": f"{d}/predictions.csv"}
 
 
-def eval_all_metrics(eval_dir, methods, da_pair):
+def eval_all_metrics(eval_dir, methods, da_pairs):
     """Every run's metrics.json: `methods` (experiment methods + reference rows) x seeds x
-    protocols, domain adaptation `da_pair` for the experiment methods, and the MAR ratios."""
+    protocols, domain adaptation pairs `da_pairs` for the experiment methods, and the MAR ratios."""
     ev = CFG["eval"]
     out = []
     for seed in EXP["seeds"]:
@@ -97,7 +97,8 @@ def eval_all_metrics(eval_dir, methods, da_pair):
                 out.append(f"{eval_dir}/linear_probe/{method}/{ds}/seed{seed}/metrics.json")
             out.append(f"{eval_dir}/fewshot/{method}/{ev['fewshot']['dataset']}/seed{seed}/metrics.json")
         for method in EXP["methods"]:
-            out.append(f"{eval_dir}/domain_adapt/{method}/{da_pair}/seed{seed}/metrics.json")
+            for pair in da_pairs:
+                out.append(f"{eval_dir}/domain_adapt/{method}/{pair}/seed{seed}/metrics.json")
         for pct in ev["mar"]["mask_percents"]:
             for ds in EXP["eval_datasets"]:
                 out.append(f"{eval_dir}/mar_finetune/mar_r{pct}/{ds}/seed{seed}/metrics.json")

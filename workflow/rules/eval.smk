@@ -4,7 +4,7 @@ EV = CFG["eval"]
 EVAL = f"{RUNS}/eval"
 EVAL_REFS = list(EV["reference_methods"])
 EVAL_METHODS = list(EXP["methods"]) + EVAL_REFS
-DA_PAIR = f"{EV['domain_adapt']['source']}-to-{EV['domain_adapt']['target']}"
+DA_PAIRS = [f"{p['source']}-to-{p['target']}" for p in EV["domain_adapt"]["pairs"]]
 
 
 wildcard_constraints:
@@ -99,23 +99,23 @@ rule eval_fewshot:
 rule eval_domain_adapt:
     input:
         encoder=eval_encoder("domain_adapt", EVAL, EVAL_REFS),
-        source=f"{DATA}/{EV['domain_adapt']['source']}/manifest.json",
-        target=f"{DATA}/{EV['domain_adapt']['target']}/manifest.json",
+        source=f"{DATA}/{{source}}/manifest.json",
+        target=f"{DATA}/{{target}}/manifest.json",
     output:
-        **eval_run_outputs(EVAL, "domain_adapt", dataset=DA_PAIR),
+        **eval_run_outputs(EVAL, "domain_adapt", dataset="{source}-to-{target}"),
     log:
-        f"{LOGS}/eval_domain_adapt/{{method}}/seed{{seed}}.log",
+        f"{LOGS}/eval_domain_adapt/{{method}}/{{source}}-to-{{target}}/seed{{seed}}.log",
     params:
         args=ARGS,
     conda:
         CONDA_ENV
     shell:
-        "motionmvm domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm domain-adapt {params.args} --method {wildcards.method} --source {wildcards.source} --target {wildcards.target} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_aggregate:
     input:
-        eval_all_metrics(EVAL, EVAL_METHODS, DA_PAIR),
+        eval_all_metrics(EVAL, EVAL_METHODS, DA_PAIRS),
     output:
         summary=f"{RESULTS}/summary.json",
         csv=f"{RESULTS}/table.csv",

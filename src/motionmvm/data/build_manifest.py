@@ -11,28 +11,33 @@ from pathlib import Path
 from motionmvm.data import manifest, video
 from motionmvm.io import sha256_file
 
-SPLIT_FILES = {"train": "trainlist01.txt", "test": "testlist01.txt"}
+
+
+def split_files(split: int = 1) -> dict[str, str]:
+    """The split lists of official split `split` (real datasets: params datasets.<name>.split)."""
+    return {"train": f"trainlist{split:02d}.txt", "test": f"testlist{split:02d}.txt"}
+
+
+SPLIT_FILES = split_files(1)
 
 
 class QuarantineError(RuntimeError):
     """Too many corrupt videos in a dataset."""
 
 
-def read_lists(dataset_dir: Path) -> list[dict]:
-    """Entries (path, label from 0, label_name, split) from classInd.txt and the split lists."""
-    names = {}
-    for line in (dataset_dir / "classInd.txt").read_text().splitlines():
-        if line.strip():
-            idx, name = line.split()
-            names[int(idx)] = name
+def read_lists(dataset_dir: Path, split_number: int = 1) -> list[dict]:
+    """Entries (path, label from 0, label_name, split) from classInd.txt and the split lists of
+    official split `split_number` (ids in classInd.txt and the lists start at 1 or 0, alike)."""
+    base = manifest.class_id_base(dataset_dir)
+    names = dict(enumerate(manifest.read_class_index(dataset_dir), base))
     items = []
-    for split, fname in SPLIT_FILES.items():
+    for split, fname in split_files(split_number).items():
         for line in (dataset_dir / fname).read_text().splitlines():
             if line.strip():
-                rel, label = line.split()
+                rel, label = line.rsplit(maxsplit=1)
                 if int(label) not in names:
                     raise ValueError(f"{dataset_dir / fname}: label {label} of {rel} is not in classInd.txt")
-                items.append({"path": rel, "label": int(label) - 1, "label_name": names[int(label)], "split": split})
+                items.append({"path": rel, "label": int(label) - base, "label_name": names[int(label)], "split": split})
     return items
 
 
@@ -58,10 +63,12 @@ def check(job: tuple) -> dict:
     return entry
 
 
-def build(dataset_dir: str | Path, domain: str, min_frames: int, max_fraction: float, workers: int = 1) -> dict:
-    """Write manifest.jsonl/manifest.json for `dataset_dir`; raises QuarantineError above the limit."""
+def build(dataset_dir: str | Path, domain: str, min_frames: int, max_fraction: float, workers: int = 1,
+          split: int = 1) -> dict:
+    """Write manifest.jsonl/manifest.json for `dataset_dir` (split lists of official split
+    `split`); raises QuarantineError above the limit."""
     dataset_dir = Path(dataset_dir)
-    jobs = [(str(dataset_dir), item, domain, min_frames) for item in read_lists(dataset_dir)]
+    jobs = [(str(dataset_dir), item, domain, min_frames) for item in read_lists(dataset_dir, split)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             entries = list(pool.map(check, jobs, chunksize=8))
