@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_eval_section_loads(profile):
     ev = config.load(ROOT / "params.yaml", profile)["eval"]
     assert ev["finetune"]["layer_decay"] == 0.75 and ev["mar"]["recon_weight"] == 0.1
-    assert ev["fewshot"]["k"] == 2 and ev["fewshot"]["dataset"] == "synth_mimed"
+    assert ev["fewshot"]["k"] == 2 and ev["fewshot"]["datasets"] == ["synth_mimed"]
 
 
 def test_paper_profile_keeps_the_videomae_recipe():
@@ -25,7 +25,7 @@ def test_paper_profile_keeps_the_videomae_recipe():
     ({"finetune": {"mixup_prob": 1.5}}, "eval.finetune.mixup_prob"),
     ({"finetune": {"mixupp": 0.8}}, "mixupp"),
     ({"mar": {"mask_percents": [40]}}, "eval.mar.mask_percents"),
-    ({"fewshot": {"dataset": "nope"}}, "eval.fewshot.dataset"),
+    ({"fewshot": {"datasets": ["nope"]}}, "eval.fewshot.datasets.0"),
 ])
 def test_bad_eval_params_are_refused(tmp_path, override, message):
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())

@@ -1,16 +1,23 @@
 # Shared helpers: load and validate params.yaml (the same loader the CLI uses) before the DAG is built.
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 from motionmvm import config as mcfg
 
 PROFILE = config.get("profile", "small")
-CFG = mcfg.load("params.yaml", PROFILE)
+# `--config experiment=<name>` selects a reproduction experiment experiments/<name>.yaml (params.yaml
+# holds `experiment:` as a section, so a string here can only come from the command line); every
+# step then gets `--experiment <name>` so that it resolves the same parameters.
+EXPERIMENT = config["experiment"] if isinstance(config.get("experiment"), str) else None
+CFG = mcfg.load("params.yaml", PROFILE, experiment=EXPERIMENT)
 EXP = CFG["experiment"]
 DATA = f"{CFG['paths']['data']}/{PROFILE}"
 CACHE = f"{CFG['paths']['cache']}/{PROFILE}"
 RUNS = f"{CFG['paths']['runs']}/{PROFILE}"
 RESULTS = f"{CFG['paths']['results']}/{PROFILE}"
-ARGS = f"--params params.yaml --profile {PROFILE}"  # appended to every `motionmvm <step>`
+ARGS = f"--params params.yaml --profile {PROFILE}" + (f" --experiment {EXPERIMENT}" if EXPERIMENT else "")
+# (ARGS is appended to every `motionmvm <step>`)
 # Each job writes its command's output to a log file here (`log:`, `> {log} 2>&1`); Snakemake
 # names the log of a failed job, and prints it with --show-failed-logs. Not a DVC output.
 LOGS = f"logs/{PROFILE}"
@@ -18,8 +25,24 @@ LOGS = f"logs/{PROFILE}"
 # the current environment runs the commands). Anchored at the Snakefile, not at each rules file.
 CONDA_ENV = str(Path(workflow.basedir, "envs", "motionmvm.yaml"))
 
+
+
+def datasets_in_place(wildcards):
+    """Input function of `all` (no files): stop, before any job runs, with one line naming each
+    real dataset the experiment reads that `motionmvm prepare` cannot produce (no prepared copy,
+    no official files under its root, no URL) and where to put its files. Explicit targets (a
+    single `prepare.json`, say) do not need `all` and are not checked."""
+    from motionmvm import experiments
+
+    missing = experiments.missing_datasets(CFG)
+    if missing:
+        raise WorkflowError(f"experiment {EXP['name']} (profile {PROFILE}) needs datasets that are not in place: "
+                            + "; ".join(missing))
+    return []
+
+
 # Each area's rules file appends the final outputs it contributes to `all`.
-ALL_TARGETS = []
+ALL_TARGETS = [datasets_in_place]
 
 
 def all_targets():
@@ -42,6 +65,13 @@ LAUNCH = _smk.LaunchFlags(workflow)
 # which the rules files are included.
 # Keep the word "rule" away from a colon on one line in this file: the lint's rule pattern would
 # match it and report rules mixed with these functions.
+
+
+def datasets_used(cfg):
+    """Every dataset the experiment's DAG reads (motionmvm.experiments.datasets_used)."""
+    from motionmvm import experiments
+
+    return experiments.datasets_used(cfg)
 
 
 def pretrain_inputs(wildcards):
@@ -95,7 +125,8 @@ def eval_all_metrics(eval_dir, methods, da_pairs):
             for ds in EXP["eval_datasets"]:
                 out.append(f"{eval_dir}/finetune/{method}/{ds}/seed{seed}/metrics.json")
                 out.append(f"{eval_dir}/linear_probe/{method}/{ds}/seed{seed}/metrics.json")
-            out.append(f"{eval_dir}/fewshot/{method}/{ev['fewshot']['dataset']}/seed{seed}/metrics.json")
+            for ds in ev["fewshot"]["datasets"]:
+                out.append(f"{eval_dir}/fewshot/{method}/{ds}/seed{seed}/metrics.json")
         for method in EXP["methods"]:
             for pair in da_pairs:
                 out.append(f"{eval_dir}/domain_adapt/{method}/{pair}/seed{seed}/metrics.json")

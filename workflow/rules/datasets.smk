@@ -22,6 +22,24 @@ rule prepare_dataset:
         "motionmvm prepare {params.args} --dataset {wildcards.dataset} --no-progress > {log} 2>&1"
 
 
-# The real datasets the experiment of this profile names (pretraining and evaluation), once each.
-_USED_DATASETS = dict.fromkeys([EXP["pretrain_dataset"], *EXP["eval_datasets"]])
-ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in _USED_DATASETS if d in REAL_DATASETS)
+rule dataset_manifest:
+    input:
+        f"{DATA}/{{dataset}}/prepare.json",
+    output:
+        f"{DATA}/{{dataset}}/manifest.jsonl",
+        f"{DATA}/{{dataset}}/manifest.json",
+    log:
+        f"{LOGS}/dataset_manifest/{{dataset}}.log",
+    params:
+        args=ARGS,
+    wildcard_constraints:
+        dataset="|".join(REAL_DATASETS),
+    conda:
+        CONDA_ENV
+    shell:
+        "motionmvm data manifest {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
+
+
+# The real datasets the selected experiment reads (pretraining, evaluation, few-shot, domain
+# adaptation pairs), once each.
+ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in datasets_used(CFG) if d in REAL_DATASETS)

@@ -13,6 +13,7 @@ The adapter then writes `<data>/<profile>/<name>/` (see motionmvm.datasets).
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 from motionmvm.datasets import NAMES
@@ -44,6 +45,20 @@ def manual_message(name: str, root: Path, why: str | None) -> str:
             f"  motionmvm prepare --dataset {name} --source PATH_OR_URL\n"
             f"(PATH may be a folder or a zip/tar/rar archive), in this layout:\n{mod.LAYOUT}\n"
             "then run the step again.")
+
+
+def missing_note(name: str, cfg: dict) -> str | None:
+    """None when `prepare` can produce dataset `name` (already prepared, official files under its
+    root, or a URL to fetch them from); otherwise a short note naming the files and the folder."""
+    spec = cfg["datasets"][name]
+    prepared = Path(cfg["paths"]["data"]) / cfg["profile"] / name / "prepare.json"
+    root = Path(spec["root"])
+    if prepared.exists() or _has_files(root) or spec.get("url"):
+        return None
+    # LAYOUT lines: "  <source>/<path pattern>   <what it holds>" (columns 2+ spaces apart)
+    files = [re.split(r"\s{2,}", line.strip())[0].replace("<source>/", "")
+             for line in adapter(name).LAYOUT.splitlines() if line.strip()]
+    return f"{name}: put {' + '.join(files)} under {root}/"
 
 
 def _has_files(root: Path) -> bool:

@@ -107,7 +107,10 @@ def _fewshot(args) -> int:
 
     cfg = load_config(args)
     fs = cfg["eval"]["fewshot"]
-    cfg, ds, ddir, out, run_dir = _prepare(args, "fewshot", args.dataset or fs["dataset"])
+    if not (args.dataset or fs["datasets"]):
+        print("motionmvm fewshot: give --dataset (eval.fewshot.datasets is empty)", file=sys.stderr)
+        return 2
+    cfg, ds, ddir, out, run_dir = _prepare(args, "fewshot", args.dataset or fs["datasets"][0])
     out = out or run_dir(cfg, "fewshot", args.method, ds, args.seed)
     m = protocols.fewshot(cfg, method=args.method, dataset_dir=ddir, encoder_path=_encoder_path(cfg, args, "fewshot"),
                           out_dir=out, cache_dir=_cache_dir(cfg, ds, args.method, args.seed), seed=args.seed,
