@@ -48,14 +48,16 @@ def _provenance_rows(runs: Path) -> str:
 
 
 def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path], masks: list[Path],
-          provenance: dict | None = None) -> Path:
+          provenance: dict | None = None, sections: list[str] | None = None) -> Path:
     """provenance: the report step's own record (commit, params hash, host, SLURM job id), embedded
-    as JSON in <script id="provenance">."""
+    as JSON in <script id="provenance">. sections: further HTML sections placed after the results
+    table (a reproduction experiment's reported-beside-reproduced table, report/reported.py)."""
     table = results / "table.md"
     audit = results / "audit.json"
     parts = [f"<h1>motionmvm results — profile {html.escape(profile)}</h1>"]
     parts.append("<h2>Results table (mean ± 95% CI over seeds)</h2>")
     parts.append(_md_table(table.read_text()) if table.exists() else "<p>No results table yet (evaluation has not run).</p>")
+    parts.extend(sections or [])
     if audit.exists():
         a = read_json(audit)
         verdict = "passed" if a["ok"] else "FAILED"
