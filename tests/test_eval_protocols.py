@@ -32,7 +32,7 @@ def doubles(monkeypatch, tmp_path):
     """Banks from memory and the tiny encoder instead of decoding videos / reading encoder.pt."""
     torch.set_num_threads(1)
     banks = {"train": planted_bank(10, 3, seed=0, split="train"), "test": planted_bank(6, 3, seed=1, split="test")}
-    monkeypatch.setattr(protocols, "load_bank", lambda d, split, size, max_clips, seed: banks[split])
+    monkeypatch.setattr(protocols, "load_bank", lambda d, split, size, max_clips, seed, classes=None: banks[split])
     monkeypatch.setattr(protocols, "_has_split", lambda d, split: True)
     ckpt = {"model": "tiny", "config": {}, "state_dict": {}}
     monkeypatch.setattr(enc_mod, "read_checkpoint", lambda path: ckpt)
