@@ -3,6 +3,7 @@ datasets in one line, and builds (dry run) once the adapters' fixture datasets a
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from fixtures import official
 from helpers.repo_copy import BIN, copy_repo, env
 from motionmvm import experiments
+from motionmvm.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = {"ucf101": official.ucf101, "hmdb51": official.hmdb51, "mimetics": official.mimetics,
@@ -57,6 +59,13 @@ def check_dag(repo: Path, name: str) -> str:
     assert ("mar-finetune" in out) == bool(ev["mar"]["mask_percents"]), name
     assert out.count("motionmvm domain-adapt") == len(ev["domain_adapt"]["pairs"]) * len(shape["methods"]), name
     assert "synth" not in out.replace("synth.json", ""), name  # nothing of the embedded benchmark
+    # every command (and a launched step) accepts the arguments it is given, --experiment included
+    for line in re.findall(r"(?m)^(?:Shell command: )?(motionmvm .+)$", out):
+        line = re.split(r"\s+>\s", line)[0]  # without the rule's log redirection
+        ns = build_parser().parse_args(shlex.split(line)[1:])
+        assert ns.experiment == name, line
+        if ns.command == "launch":
+            assert build_parser().parse_args(ns.step[1:]).experiment == name, line
     return out
 
 

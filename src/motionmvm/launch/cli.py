@@ -1,8 +1,8 @@
 """`motionmvm launch [--backend B] [--seeds S ...] -- <step> <step args...>`.
 
 Runs one `motionmvm <step>` (or one per seed, as a SLURM job array, when `--seeds` is given and the
-step args contain `{seed}`) through the launcher. The parameter file and profile are taken from the
-step's own `--params/--profile` unless given before `--`.
+step args contain `{seed}`) through the launcher. The parameter file, profile and experiment are
+taken from the step's own `--params/--profile/--experiment` unless given before `--`.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def _launch_command(args) -> int:
         raise config.ConfigError("launch: the step to launch cannot be `launch` itself")
     params = args.params or _step_option(step, "--params") or "params.yaml"
     profile = args.profile or _step_option(step, "--profile")
-    settings = LaunchSettings.from_config(config.load(params, profile))
+    experiment = args.experiment or _step_option(step, "--experiment")
+    settings = LaunchSettings.from_config(config.load(params, profile, experiment=experiment))
     if args.seeds is not None and not any("{seed}" in a for a in step):
         raise config.ConfigError("launch: --seeds given but the step arguments contain no {seed}")
     arg_lists = [(s,) for s in args.seeds] if args.seeds is not None else [()]
@@ -50,6 +51,8 @@ def register(subparsers) -> None:
                    help="override params launch.backend")
     p.add_argument("--params", default=None, help="parameter file (default: the step's --params)")
     p.add_argument("--profile", default=None, help="profile (default: the step's --profile)")
+    p.add_argument("--experiment", default=None,
+                   help="experiment whose launch settings apply (default: the step's --experiment)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="one job per seed (a SLURM job array); fills {seed} in the step arguments")
     p.add_argument("step", nargs=argparse.REMAINDER, help="-- <step> [step args...]")
