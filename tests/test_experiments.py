@@ -78,7 +78,7 @@ def test_recipe_applies_in_the_paper_profile_only():
     assert paper["pretrain"]["batch_size"] * paper["launch"]["gpus_per_node"] == 24  # the paper's batch 24
     assert smoke["pretrain"]["epochs"] == 2 and smoke["model"]["swin"] == "swin3d_tiny"
     for cfg in (paper, smoke):  # the shape applies in every profile
-        assert cfg["experiment"]["pretrain_dataset"] == "ucf101" and cfg["eval"]["fewshot"]["datasets"] == ["mimetics"]
+        assert cfg["experiment"]["pretrain_dataset"] == "ucf101" and cfg["eval"]["fewshot"]["datasets"] == []
         assert cfg["eval"]["mar"]["mask_percents"] == [] and cfg["eval"]["domain_adapt"]["pairs"] == []
 
 

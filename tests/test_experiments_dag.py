@@ -74,15 +74,14 @@ def test_missing_datasets_are_named_with_where_to_put_them(bare):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     line = next(ln for ln in out.splitlines() if "needs datasets that are not in place" in ln)
-    # ucf101 downloads itself (params datasets.ucf101.url); HMDB51 and Mimetics must be put in place
+    # ucf101 downloads itself (params datasets.ucf101.url); HMDB51 must be put in place
     assert "hmdb51: put testTrainMulti_7030_splits/" in line and "under data/raw/hmdb51/" in line
-    assert "mimetics: put mimetics*.csv" in line and "under data/raw/mimetics/" in line
     assert "ucf101" not in line.split("not in place:")[1]
 
 
 # one experiment per kind of DAG in the default run (DEMVM + Mimetics few-shot; MGM + both domain
 # adaptation pairs; MAR ratios); every experiment under the slow marker (about 20 s each here)
-@pytest.mark.parametrize("name", ["demvm_ucf101", "mar_k400"])
+@pytest.mark.parametrize("name", ["demvm_ucf101_swin_t", "mar_k400"])
 def test_experiment_dag_builds_on_fixture_datasets(ready, name):
     check_dag(ready, name)
 
