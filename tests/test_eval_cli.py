@@ -86,7 +86,7 @@ def test_frozen_runs_every_frozen_protocol_in_one_process(project):
 
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["profiles"]["smoke"]["eval"]["linear_probe"]["datasets"] = ["synth", "synth_b"]
-    params["profiles"]["smoke"]["eval"]["fewshot"]["dataset"] = "synth"
+    params["profiles"]["smoke"]["eval"]["fewshot"]["datasets"] = ["synth"]
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     run("frozen", "--method", "videomae", "--seed", "0")
     for d in ("linear_probe/videomae/synth", "linear_probe/videomae/synth_b", "fewshot/videomae/synth"):

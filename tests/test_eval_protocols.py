@@ -35,7 +35,7 @@ def doubles(monkeypatch, tmp_path):
     ddir = fake_dataset_dir(tmp_path)
     for split, bank in banks.items():  # what load_bank records of its selection
         bank.selection = {"dataset": str(ddir), "split": split, "max_clips": 0, "seed": 0}
-    monkeypatch.setattr(protocols, "load_bank", lambda d, split, size, max_clips, seed: banks[split])
+    monkeypatch.setattr(protocols, "load_bank", lambda d, split, size, max_clips, seed, classes=None: banks[split])
     monkeypatch.setattr(protocols, "_has_split", lambda d, split: True)
     ckpt = {"model": "tiny", "config": {}, "state_dict": {}}
     monkeypatch.setattr(enc_mod, "read_checkpoint", lambda path: ckpt)
@@ -115,7 +115,7 @@ def test_domain_adapt_maps_classes_by_name(doubles, monkeypatch):
     tgt.labels = np.where(tgt.labels == 2, 1, 0)
     src.selection = {"dataset": str(doubles["ddir"]), "split": "train", "max_clips": 0, "seed": 0}
     tgt.selection = {"dataset": str(doubles["ddir"]), "split": "test", "max_clips": 0, "seed": 0}
-    monkeypatch.setattr(protocols, "load_bank", lambda d, split, *a: src if split == "train" else tgt)
+    monkeypatch.setattr(protocols, "load_bank", lambda d, split, *a, **k: src if split == "train" else tgt)
     out = doubles["tmp"] / "da"
     m = protocols.finetune(make_cfg(), method="videomae", dataset_dir=doubles["ddir"], encoder_path=doubles["enc"],
                            out_dir=out, seed=0, protocol_cfg=FT, eval_classes_from=doubles["ddir"], log=lambda *_: None)

@@ -32,7 +32,7 @@ def _paper_slurm_dry_run(tmp_path) -> list[str]:
     cfg = config.load(REPO / "params.yaml", "paper")
     ev = cfg["eval"]
     datasets = {cfg["experiment"]["pretrain_dataset"], *cfg["experiment"]["eval_datasets"],
-                ev["fewshot"]["dataset"], ev["domain_adapt"]["source"], ev["domain_adapt"]["target"]}
+                *ev["fewshot"]["datasets"], *(d for p in ev["domain_adapt"]["pairs"] for d in (p["source"], p["target"]))}
     for ds in datasets:
         (tmp_path / "data" / "paper" / ds).mkdir(parents=True)
         (tmp_path / "data" / "paper" / ds / "manifest.json").write_text("{}")

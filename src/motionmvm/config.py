@@ -88,11 +88,13 @@ def validate(cfg: dict, schema: dict, where: str = "params") -> None:
 
 
 def load(params_path: str | Path = "params.yaml", profile: str | None = None,
-         overrides: dict | None = None) -> dict[str, Any]:
-    """Resolved, validated configuration for one profile.
+         overrides: dict | None = None, experiment: str | None = None) -> dict[str, Any]:
+    """Resolved, validated configuration for one profile and one experiment.
 
     The raw file is validated first (so a typo inside a profile override is caught too), then the
-    merged result.
+    merged result. `experiment` (default: params `experiment.name`) selects a reproduction
+    experiment `experiments/<name>.yaml` (motionmvm.experiments): its shape replaces the
+    `experiment:` section and the protocol choices, its recipe applies in the paper profile.
     """
     params_path = Path(params_path)
     if not params_path.exists():
@@ -113,7 +115,10 @@ def load(params_path: str | Path = "params.yaml", profile: str | None = None,
         validate(deep_merge(base, over or {}), schema, where=f"params (profile {name})")
     cfg = deep_merge(base, profiles.get(profile, {}))
     cfg["profile"] = profile
-    validate(cfg, schema, where=f"params (profile {profile})")
+    from motionmvm import experiments  # here: experiments validates with this module's helpers
+
+    cfg = experiments.apply(cfg, raw, params_path, experiment)
+    validate(cfg, schema, where=f"params (profile {profile}, experiment {cfg['experiment'].get('name')})")
     return cfg
 
 

@@ -1,16 +1,23 @@
 # Shared helpers: load and validate params.yaml (the same loader the CLI uses) before the DAG is built.
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 from motionmvm import config as mcfg
 
 PROFILE = config.get("profile", "small")
-CFG = mcfg.load("params.yaml", PROFILE)
+# `--config experiment=<name>` selects a reproduction experiment experiments/<name>.yaml (params.yaml
+# holds `experiment:` as a section, so a string here can only come from the command line); every
+# step then gets `--experiment <name>` so that it resolves the same parameters.
+EXPERIMENT = config["experiment"] if isinstance(config.get("experiment"), str) else None
+CFG = mcfg.load("params.yaml", PROFILE, experiment=EXPERIMENT)
 EXP = CFG["experiment"]
 DATA = f"{CFG['paths']['data']}/{PROFILE}"
 CACHE = f"{CFG['paths']['cache']}/{PROFILE}"
 RUNS = f"{CFG['paths']['runs']}/{PROFILE}"
 RESULTS = f"{CFG['paths']['results']}/{PROFILE}"
-ARGS = f"--params params.yaml --profile {PROFILE}"  # appended to every `motionmvm <step>`
+ARGS = f"--params params.yaml --profile {PROFILE}" + (f" --experiment {EXPERIMENT}" if EXPERIMENT else "")
+# (ARGS is appended to every `motionmvm <step>`)
 # Each job writes its command's output to a log file here (`log:`, `> {log} 2>&1`); Snakemake
 # names the log of a failed job, and prints it with --show-failed-logs. Not a DVC output.
 LOGS = f"logs/{PROFILE}"
@@ -21,8 +28,24 @@ BENCH = f"logs/{PROFILE}/benchmarks"
 # the current environment runs the commands). Anchored at the Snakefile, not at each rules file.
 CONDA_ENV = str(Path(workflow.basedir, "envs", "motionmvm.yaml"))
 
+
+
+def datasets_in_place(wildcards):
+    """Input function of `all` (no files): stop, before any job runs, with one line naming each
+    real dataset the experiment reads that `motionmvm prepare` cannot produce (no prepared copy,
+    no official files under its root, no URL) and where to put its files. Explicit targets (a
+    single `prepare.json`, say) do not need `all` and are not checked."""
+    from motionmvm import experiments
+
+    missing = experiments.missing_datasets(CFG)
+    if missing:
+        raise WorkflowError(f"experiment {EXP['name']} (profile {PROFILE}) needs datasets that are not in place: "
+                            + "; ".join(missing))
+    return []
+
+
 # Each area's rules file appends the final outputs it contributes to `all`.
-ALL_TARGETS = []
+ALL_TARGETS = [datasets_in_place]
 
 
 def all_targets():
@@ -45,6 +68,13 @@ LAUNCH = _smk.LaunchFlags(workflow)
 # which the rules files are included.
 # Keep the word "rule" away from a colon on one line in this file: the lint's rule pattern would
 # match it and report rules mixed with these functions.
+
+
+def datasets_used(cfg):
+    """Every dataset the experiment's DAG reads (motionmvm.experiments.datasets_used)."""
+    from motionmvm import experiments
+
+    return experiments.datasets_used(cfg)
 
 
 def pretrain_inputs(wildcards):
@@ -88,9 +118,9 @@ def eval_run_outputs(eval_dir, protocol, method="{method}", dataset="{dataset}")
     return {"metrics": f"{d}/metrics.json", "predictions": f"{d}/predictions.csv"}
 
 
-def eval_all_metrics(eval_dir, methods, da_pair):
+def eval_all_metrics(eval_dir, methods, da_pairs):
     """Every run's metrics.json: `methods` (experiment methods + reference rows) x seeds x
-    protocols, domain adaptation `da_pair` for the experiment methods, and the MAR ratios."""
+    protocols, domain adaptation pairs `da_pairs` for the experiment methods, and the MAR ratios."""
     ev = CFG["eval"]
     out = []
     for seed in EXP["seeds"]:
@@ -100,7 +130,8 @@ def eval_all_metrics(eval_dir, methods, da_pair):
             out += [f"{eval_dir}/{o}".replace("{method}", method).replace("{seed}", str(seed))
                     for o in frozen_outputs()[1::2]]
         for method in mcfg.encoder_methods(CFG):
-            out.append(f"{eval_dir}/domain_adapt/{method}/{da_pair}/seed{seed}/metrics.json")
+            for pair in da_pairs:
+                out.append(f"{eval_dir}/domain_adapt/{method}/{pair}/seed{seed}/metrics.json")
         for pct in ev["mar"]["mask_percents"]:
             for ds in EXP["eval_datasets"]:
                 out.append(f"{eval_dir}/mar_finetune/mar_r{pct}/{ds}/seed{seed}/metrics.json")
@@ -110,17 +141,17 @@ def eval_all_metrics(eval_dir, methods, da_pair):
 def frozen_outputs():
     """Outputs of one encoder's frozen-feature run (`motionmvm frozen`, rule eval_frozen), relative
     to the evaluation directory: the linear probe on every eval.linear_probe.datasets and the
-    few-shot protocol on eval.fewshot.dataset; (predictions.csv, metrics.json) pairs."""
+    few-shot protocol on every eval.fewshot.datasets; (predictions.csv, metrics.json) pairs."""
     ev = CFG["eval"]
     runs = [f"linear_probe/{{method}}/{ds}/seed{{seed}}" for ds in ev["linear_probe"]["datasets"]]
-    runs.append(f"fewshot/{{method}}/{ev['fewshot']['dataset']}/seed{{seed}}")
+    runs += [f"fewshot/{{method}}/{ds}/seed{{seed}}" for ds in ev["fewshot"]["datasets"]]
     return [f"{r}/{f}" for r in runs for f in ("predictions.csv", "metrics.json")]
 
 
 def frozen_data(wildcards):
     """The manifests the frozen-feature run reads."""
     ev = CFG["eval"]
-    names = dict.fromkeys([*ev["linear_probe"]["datasets"], ev["fewshot"]["dataset"]])
+    names = dict.fromkeys([*ev["linear_probe"]["datasets"], *ev["fewshot"]["datasets"]])
     return [f"{DATA}/{d}/manifest.json" for d in names]
 
 

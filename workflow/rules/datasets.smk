@@ -24,14 +24,14 @@ rule prepare_dataset:
         "motionmvm prepare {params.args} --dataset {wildcards.dataset} --no-progress > {log} 2>&1"
 
 
-rule manifest_real_dataset:
+rule dataset_manifest:
     input:
         f"{DATA}/{{dataset}}/prepare.json",
     output:
         f"{DATA}/{{dataset}}/manifest.jsonl",
         f"{DATA}/{{dataset}}/manifest.json",
     log:
-        f"{LOGS}/data_manifest/{{dataset}}.log",
+        f"{LOGS}/dataset_manifest/{{dataset}}.log",
     params:
         args=ARGS,
     wildcard_constraints:
@@ -42,16 +42,6 @@ rule manifest_real_dataset:
         "motionmvm data manifest {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
-# The real datasets the experiment of this profile names (pretraining and evaluation), once each.
-_USED_DATASETS = [d for d in dict.fromkeys([EXP["pretrain_dataset"], *EXP["eval_datasets"]]) if d in REAL_DATASETS]
-ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in _USED_DATASETS)
-# A dataset to be placed by hand that is absent stops the workflow here, one line each saying
-# which files to put where, rather than as a missing input of the first step that reads it.
-import sys
-
-from motionmvm.datasets import prepare as _prepare
-
-_BY_HAND = [m for d in _USED_DATASETS if not Path(f"{DATA}/{d}/prepare.json").exists()
-            for m in [_prepare.missing_by_hand(d, CFG)] if m]
-if _BY_HAND:
-    sys.exit("\n".join(f"motionmvm: {m}" for m in _BY_HAND))
+# The real datasets the selected experiment reads (pretraining, evaluation, few-shot, domain
+# adaptation pairs), once each.
+ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in datasets_used(CFG) if d in REAL_DATASETS)

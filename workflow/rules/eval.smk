@@ -4,7 +4,7 @@ EV = CFG["eval"]
 EVAL = f"{RUNS}/eval"
 EVAL_REFS = list(EV["reference_methods"])
 EVAL_METHODS = mcfg.encoder_methods(CFG) + EVAL_REFS  # methods + imported checkpoints + references
-DA_PAIR = f"{EV['domain_adapt']['source']}-to-{EV['domain_adapt']['target']}"
+DA_PAIRS = [f"{p['source']}-to-{p['target']}" for p in EV["domain_adapt"]["pairs"]]
 
 
 wildcard_constraints:
@@ -86,7 +86,7 @@ rule eval_mar:
 
 
 # ---- health issue (#11): one process per encoder for every frozen-feature protocol ----
-# The linear probe on each eval.linear_probe.datasets and few-shot on eval.fewshot.dataset share
+# The linear probe on each eval.linear_probe.datasets and few-shot on each eval.fewshot.datasets share
 # the encoder load, the imports and the feature cache (`motionmvm frozen`). Same output paths as
 # the per-protocol steps `linear-probe` / `fewshot` (which dvc.yaml's stages run), so the audit
 # and the aggregate read them unchanged.
@@ -113,27 +113,27 @@ rule eval_frozen:
 rule eval_domain_adapt:
     input:
         encoder=eval_encoder("domain_adapt", EVAL, EVAL_REFS),
-        source=f"{DATA}/{EV['domain_adapt']['source']}/manifest.json",
-        target=f"{DATA}/{EV['domain_adapt']['target']}/manifest.json",
+        source=f"{DATA}/{{source}}/manifest.json",
+        target=f"{DATA}/{{target}}/manifest.json",
     output:
-        **eval_run_outputs(EVAL, "domain_adapt", dataset=DA_PAIR),
+        **eval_run_outputs(EVAL, "domain_adapt", dataset="{source}-to-{target}"),
     log:
-        f"{LOGS}/eval_domain_adapt/{{method}}/seed{{seed}}.log",
+        f"{LOGS}/eval_domain_adapt/{{method}}/{{source}}-to-{{target}}/seed{{seed}}.log",
     benchmark:
-        f"{BENCH}/eval_domain_adapt/{{method}}/seed{{seed}}.tsv"
+        f"{BENCH}/eval_domain_adapt/{{method}}/{{source}}-to-{{target}}/seed{{seed}}.tsv"
     params:
         args=ARGS,
         launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
     conda:
         CONDA_ENV
     shell:
-        "motionmvm launch {params.launch} {params.args} -- domain-adapt {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
+        "motionmvm launch {params.launch} {params.args} -- domain-adapt {params.args} --method {wildcards.method} --source {wildcards.source} --target {wildcards.target} --seed {wildcards.seed} > {log} 2>&1"
 
 
 rule eval_aggregate:
     input:
-        eval_all_metrics(EVAL, EVAL_METHODS, DA_PAIR),
-        pretrain_metrics(),
+EVAL_METHODS = mcfg.encoder_methods(CFG) + EVAL_REFS  # methods + imported checkpoints + references
+DA_PAIRS = [f"{p['source']}-to-{p['target']}" for p in EV["domain_adapt"]["pairs"]]
     output:
         health=f"{RESULTS}/health.json",
         summary=f"{RESULTS}/summary.json",

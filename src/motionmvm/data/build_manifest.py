@@ -11,7 +11,10 @@ from pathlib import Path
 from motionmvm.data import manifest, video
 from motionmvm.io import sha256_file
 
-SPLIT_FILES = {"train": "trainlist01.txt", "test": "testlist01.txt"}
+
+def split_files(split: int = 1) -> dict[str, str]:
+    """The split lists of official split `split` (real datasets: params datasets.<name>.split)."""
+    return {"train": f"trainlist{split:02d}.txt", "test": f"testlist{split:02d}.txt"}
 
 
 class QuarantineError(RuntimeError):
@@ -22,40 +25,37 @@ class ListError(ValueError):
     """classInd.txt or a split list that cannot be read (the message names the file, line and fix)."""
 
 
-def _pairs(path: Path, what: str) -> list[tuple[str, str, int]]:
-    """(first, second, line number) of every non-empty two-field line of `path`."""
+def _lines(path: Path) -> list[tuple[str, int]]:
+    """(stripped line, line number) of every non-empty line of `path`."""
     if not path.is_file():
         raise ListError(f"no {path}: write the dataset first (`motionmvm data synth` or `motionmvm prepare`)")
-    out = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if line.strip():
-            fields = line.split()
-            if len(fields) != 2:
-                raise ListError(f"{path} line {n}: expected '{what}', got {line.strip()!r}")
-            out.append((fields[0], fields[1], n))
-    return out
+    return [(line.strip(), n) for n, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
 
 
-def read_lists(dataset_dir: Path) -> list[dict]:
-    """Entries (path, label from 0, label_name, split) from classInd.txt and the split lists.
+def read_lists(dataset_dir: Path, split_number: int = 1) -> list[dict]:
+    """Entries (path, label from 0, label_name, split) from classInd.txt and the split lists of
+    official split `split_number`.
 
     The label is the rank of the list's class id among the classInd.txt ids, so 1-based ids (the
     embedded benchmark, UCF101's own files) and 0-based ids (`motionmvm prepare`) both give 0..C-1.
+    Class names may contain spaces (Kinetics, Mimetics): `<id> <name ...>`, `<path> <label>`.
     """
     names = {}
-    for idx, name, n in _pairs(dataset_dir / "classInd.txt", "<id> <name>"):
-        if not idx.lstrip("-").isdigit():
-            raise ListError(f"{dataset_dir / 'classInd.txt'} line {n}: class id {idx!r} is not an integer")
-        names[int(idx)] = name
+    for line, n in _lines(dataset_dir / "classInd.txt"):
+        idx, _, name = line.partition(" ")
+        if not idx.lstrip("-").isdigit() or not name.strip():
+            raise ListError(f"{dataset_dir / 'classInd.txt'} line {n}: expected '<id> <name>', got {line!r}")
+        names[int(idx)] = name.strip()
     rank = {idx: i for i, idx in enumerate(sorted(names))}
     items = []
-    for split, fname in SPLIT_FILES.items():
-        for rel, label, n in _pairs(dataset_dir / fname, "<path> <label>"):
-            if not label.lstrip("-").isdigit() or int(label) not in names:
+    for split, fname in split_files(split_number).items():
+        for line, n in _lines(dataset_dir / fname):
+            rel, _, label = line.rpartition(" ")
+            if not rel or not label.lstrip("-").isdigit() or int(label) not in names:
                 lo, hi = (min(names), max(names)) if names else ("none", "none")
                 raise ListError(f"{dataset_dir / fname} line {n}: label {label} of {rel} is not a class id "
                                 f"of classInd.txt (ids {lo}..{hi}): fix the list or add the class to classInd.txt")
-            items.append({"path": rel, "label": rank[int(label)], "label_name": names[int(label)], "split": split})
+            items.append({"path": rel.strip(), "label": rank[int(label)], "label_name": names[int(label)], "split": split})
     return items
 
 
@@ -81,10 +81,12 @@ def check(job: tuple) -> dict:
     return entry
 
 
-def build(dataset_dir: str | Path, domain: str, min_frames: int, max_fraction: float, workers: int = 1) -> dict:
-    """Write manifest.jsonl/manifest.json for `dataset_dir`; raises QuarantineError above the limit."""
+def build(dataset_dir: str | Path, domain: str, min_frames: int, max_fraction: float, workers: int = 1,
+          split: int = 1) -> dict:
+    """Write manifest.jsonl/manifest.json for `dataset_dir` (split lists of official split
+    `split`); raises QuarantineError above the limit."""
     dataset_dir = Path(dataset_dir)
-    jobs = [(str(dataset_dir), item, domain, min_frames) for item in read_lists(dataset_dir)]
+    jobs = [(str(dataset_dir), item, domain, min_frames) for item in read_lists(dataset_dir, split)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             entries = list(pool.map(check, jobs, chunksize=8))

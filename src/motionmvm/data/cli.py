@@ -27,8 +27,11 @@ def _manifest(args) -> int:
     data = cfg["data"]
     out = Path(cfg["paths"]["data"]) / cfg["profile"] / args.dataset
     domain = "b" if args.dataset == "synth_b" else "a"
+    # real datasets: the official split params datasets.<name>.split names (prepare wrote all)
+    split = cfg["datasets"][args.dataset]["split"] if args.dataset in cfg.get("datasets", {}) else 1
     try:
-        s = build_manifest.build(out, domain, args.min_frames, data["max_quarantine_fraction"], data.get("workers", 1))
+        s = build_manifest.build(out, domain, args.min_frames, data["max_quarantine_fraction"], data.get("workers", 1),
+                                 split=split)
     except (build_manifest.QuarantineError, build_manifest.ListError) as exc:
         print(f"motionmvm: {exc}", file=sys.stderr)
         return 1

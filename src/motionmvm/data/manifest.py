@@ -15,6 +15,27 @@ FIELDS = ("clip_id", "path", "label", "label_name", "split", "domain", "frames",
           "height", "size", "sha256", "status", "reason")
 
 
+def read_class_index(dataset_dir: str | Path) -> list[str]:
+    """Class names in id order from `classInd.txt` (`<id> <name>` per line; the name may contain
+    spaces, as Kinetics and Mimetics names do). Ids run 1..N in the embedded benchmark (UCF101's
+    convention) and 0..N-1 where `motionmvm prepare` wrote the file; both are read."""
+    path = Path(dataset_dir) / "classInd.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"no class index at {path}")
+    rows = sorted((int(i), name.strip()) for i, name in
+                  (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip()))
+    first = rows[0][0] if rows else 0
+    if first not in (0, 1) or [i for i, _ in rows] != list(range(first, first + len(rows))):
+        raise ValueError(f"{path}: ids must run 0..N-1 or 1..N without gaps")
+    return [name for _, name in rows]
+
+
+def class_id_base(dataset_dir: str | Path) -> int:
+    """The id of the first class in `classInd.txt`: 1 (embedded benchmark) or 0 (prepared)."""
+    path = Path(dataset_dir) / "classInd.txt"
+    return min(int(line.split(maxsplit=1)[0]) for line in path.read_text().splitlines() if line.strip())
+
+
 def manifest_hash(entries: list[dict]) -> str:
     return sha256_json(sorted(entries, key=lambda e: e["clip_id"]))
 

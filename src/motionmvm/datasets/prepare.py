@@ -13,6 +13,7 @@ The adapter then writes `<data>/<profile>/<name>/` (see motionmvm.datasets).
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 from motionmvm.datasets import NAMES
@@ -53,7 +54,8 @@ def missing_by_hand(name: str, cfg: dict) -> str | None:
     mod = adapter(name)
     spec = cfg["datasets"][name]
     root = Path(spec["root"])
-    if spec.get("url") or _has_files(root):
+    prepared = Path(cfg["paths"]["data"]) / cfg["profile"] / name / "prepare.json"
+    if prepared.exists() or spec.get("url") or _has_files(root):
         return None
     files = "; ".join(" ".join(line.split()).replace("<source>", str(root))
                       for line in mod.LAYOUT.splitlines())

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from motionmvm.common_args import add_config_args, load_config
+from motionmvm.datasets import NAMES
 
 
 def _common(p: argparse.ArgumentParser, dataset: bool = True, method: bool = True) -> None:
@@ -107,7 +109,10 @@ def _fewshot(args) -> int:
 
     cfg = load_config(args)
     fs = cfg["eval"]["fewshot"]
-    cfg, ds, ddir, out, run_dir = _prepare(args, "fewshot", args.dataset or fs["dataset"])
+    if not (args.dataset or fs["datasets"]):
+        print("motionmvm fewshot: give --dataset (eval.fewshot.datasets is empty)", file=sys.stderr)
+        return 2
+    cfg, ds, ddir, out, run_dir = _prepare(args, "fewshot", args.dataset or fs["datasets"][0])
     out = out or run_dir(cfg, "fewshot", args.method, ds, args.seed)
     m = protocols.fewshot(cfg, method=args.method, dataset_dir=ddir, encoder_path=_encoder_path(cfg, args, "fewshot"),
                           out_dir=out, cache_dir=_cache_dir(cfg, ds, args.method, args.seed), seed=args.seed,
@@ -121,7 +126,7 @@ def _fewshot(args) -> int:
 def _frozen(args) -> int:
     """Every frozen-feature protocol of one encoder in one process (one import of torch, one
     encoder load, one feature cache per dataset): the linear probe on each of
-    eval.linear_probe.datasets, then few-shot on eval.fewshot.dataset. Same outputs as the
+    eval.linear_probe.datasets, then few-shot on each of eval.fewshot.datasets. Same outputs as the
     `linear-probe` and `fewshot` steps."""
     if args.out:
         raise SystemExit("motionmvm: `frozen` writes one run directory per protocol and dataset; drop --out "
@@ -130,25 +135,45 @@ def _frozen(args) -> int:
     for ds in ev["linear_probe"]["datasets"]:
         args.dataset = ds
         _linear(args)
-    args.dataset, args.k, args.draws = ev["fewshot"]["dataset"], None, None
-    return _fewshot(args)
+    for ds in ev["fewshot"]["datasets"]:
+        args.dataset, args.k, args.draws = ds, None, None
+        if _fewshot(args):
+            return 1
+    return 0
 
 
 def _domain(args) -> int:
     from motionmvm.eval import protocols
     from motionmvm.eval.outputs import dataset_dir
 
+    from motionmvm.datasets import classlists
+
     cfg = load_config(args)
     da = cfg["eval"]["domain_adapt"]
     _check_method(cfg, args.method)
-    src, tgt = args.source or da["source"], args.target or da["target"]
+    pairs = [(p["source"], p["target"]) for p in da["pairs"]]
+    if args.source and args.target:
+        src, tgt = args.source, args.target
+    elif len(pairs) == 1 and not (args.source or args.target):
+        src, tgt = pairs[0]
+    else:
+        print(f"motionmvm domain-adapt: give --source and --target (eval.domain_adapt.pairs lists "
+              f"{[classlists.pair_name(*p) for p in pairs]})", file=sys.stderr)
+        return 2
+    pair = classlists.pair_name(src, tgt)
+    # real pairs train and test on the classes of their class list; synthetic pairs share names
+    class_list = classlists.load(pair)
+    if class_list is None and {src, tgt} & set(NAMES):
+        print(f"motionmvm domain-adapt: no class list for {pair}; real pairs need one of "
+              f"{classlists.available()} (src/motionmvm/datasets/classlists/<pair>.txt)", file=sys.stderr)
+        return 2
     from motionmvm.eval.outputs import run_dir
-    out = Path(args.out) if args.out else run_dir(cfg, "domain_adapt", args.method, f"{src}-to-{tgt}", args.seed)
-    protocol_cfg = {**cfg["eval"]["finetune"], **{k: v for k, v in da.items() if k not in ("source", "target")}}
+    out = Path(args.out) if args.out else run_dir(cfg, "domain_adapt", args.method, pair, args.seed)
+    protocol_cfg = {**cfg["eval"]["finetune"], **{k: v for k, v in da.items() if k != "pairs"}}
     m = protocols.finetune(cfg, method=args.method, dataset_dir=dataset_dir(cfg, src),
                            encoder_path=_encoder_path(cfg, args, "domain_adapt"), out_dir=out, seed=args.seed,
                            protocol_cfg=protocol_cfg, eval_classes_from=dataset_dir(cfg, tgt),
-                           info=_info(cfg, args))
+                           class_list=class_list, info=_info(cfg, args))
     print(f"domain-adapt {args.method} {src}->{tgt} seed {args.seed}: top-1 {m['top1']:.4f}, "
           f"negative transfer {m['negative_transfer']:.4f} -> {out}")
     return 0

@@ -18,15 +18,8 @@ from motionmvm.data.video import VideoError, read_frames
 
 
 def class_names(dataset_dir: str | Path) -> list[str]:
-    """Class names in index order from `classInd.txt` (lines `<1-based index> <name>`)."""
-    path = Path(dataset_dir) / "classInd.txt"
-    if not path.exists():
-        raise FileNotFoundError(f"no class index at {path}")
-    rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip()]
-    rows = sorted((int(i), name.strip()) for i, name in rows)
-    if [i for i, _ in rows] != list(range(1, len(rows) + 1)):
-        raise ValueError(f"{path}: indices must run 1..{len(rows)}")
-    return [name for _, name in rows]
+    """Class names in index order from `classInd.txt` (`motionmvm.data.manifest.read_class_index`)."""
+    return manifest_mod.read_class_index(dataset_dir)
 
 
 def _resize_short(frames: np.ndarray, size: int) -> np.ndarray:
@@ -66,13 +59,23 @@ class ClipBank:
 
 
 def load_bank(dataset_dir: str | Path, split: str, size: int, max_clips: int = 0,
-              seed: int = 0) -> ClipBank:
+              seed: int = 0, classes: dict[str, str] | None = None) -> ClipBank:
     """All usable clips of `split` ("train" | "test"), optionally a seeded class-stratified subset
-    of at most `max_clips` (0 = all)."""
+    of at most `max_clips` (0 = all).
+
+    classes: dataset class -> label name, in label order (a partial domain adaptation class list,
+    `motionmvm.datasets.classlists`): only clips of these classes, labelled by the mapped names.
+    """
     dataset_dir = Path(dataset_dir)
     names = class_names(dataset_dir)
-    index = {n: i for i, n in enumerate(names)}
     entries = manifest_mod.load(dataset_dir, status=None, split=split)
+    if classes is not None:
+        unknown = sorted(set(classes) - set(names))
+        if unknown:
+            raise ValueError(f"classes {unknown} are not in {dataset_dir}/classInd.txt (names must match exactly)")
+        entries = [{**e, "label_name": classes[e["label_name"]]} for e in entries if e["label_name"] in classes]
+        names = list(dict.fromkeys(classes.values()))
+    index = {n: i for i, n in enumerate(names)}
     if not entries:
         raise ValueError(f"{dataset_dir}: no clips in split {split!r}")
     quarantined = [{"clip_id": e["clip_id"], "reason": e["reason"]} for e in entries if e["status"] != "ok"]

@@ -34,11 +34,13 @@ def _views_gflops(forward, frames: int, size: int) -> float:
 
 def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, out_dir: Path,
              seed: int, protocol_cfg: dict, eval_classes_from: Path | None = None, info: dict | None = None,
-             log=print) -> dict:
+             class_list=None, log=print) -> dict:
     """Full fine-tuning (also: `scratch` and `random_init` from fresh weights, domain adaptation).
 
     eval_classes_from: a target dataset (partial domain adaptation): train on `dataset_dir`'s
     classes, test on the target's test split whose classes map to the source's by name.
+    class_list: a `motionmvm.datasets.classlists.ClassList` for real pairs: train on its source
+    classes only, test on the target clips of its target classes, each scored as its source class.
     """
     ev = cfg["eval"]
     ft = protocol_cfg
@@ -49,7 +51,8 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     encoder = enc_mod.build_encoder(ckpt, pretrained=not fresh, seed=seed, **drop)
     frames, size = enc_mod.input_shape(encoder)
     stride = ev["stride"]
-    train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed)
+    train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed,
+                      classes=class_list.source_map() if class_list else None)
     model = enc_mod.VideoClassifier(encoder, enc_mod.embed_dim(encoder), len(train.class_names),
                                     ft["head_dropout"], enc_mod.head_kind(ckpt["model"]),
                                     head_init_std=ft.get("head_init_std", 2e-5))
@@ -60,7 +63,8 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     history = fit(model, classification_loss, loader, ft, len(train.class_names), enc_mod.num_layers(encoder),
                   epochs, log, checkpoint=out_dir / "checkpoint.pt")
     test_dir = eval_classes_from or dataset_dir
-    test = load_bank(test_dir, "test", size, ft["max_test_clips"], seed)
+    test = load_bank(test_dir, "test", size, ft["max_test_clips"], seed,
+                     classes=class_list.target_map() if class_list else None)
     labels, eval_classes = _map_labels(test, train.class_names) if eval_classes_from else (test.labels, None)
     probs, throughput = predict(model, test, frames, stride, size, ft["test_clips"], ft["test_crops"], ev["batch_size"])
     gflops = _views_gflops(model, frames, size)
@@ -72,7 +76,8 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
                      checkpoint=encoder_path, scored=test.selection, eval_classes=eval_classes,
                      extra={**(info or {}), "method": method, "gflops_per_view": gflops, "throughput_views_per_s": throughput,
                             "views_per_video": ft["test_clips"] * ft["test_crops"], "epochs": epochs,
-                            "train_clips": len(train), "history": history, "encoder_init": "random" if fresh else "pretrained"}))
+                            "train_clips": len(train), "history": history, "encoder_init": "random" if fresh else "pretrained",
+                            **({"class_list": class_list.pair} if class_list else {})}))
 
 
 def _done(out_dir: Path, metrics: dict) -> dict:

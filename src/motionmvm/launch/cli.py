@@ -1,10 +1,10 @@
 """`motionmvm launch [--backend B] [--seeds S ...] -- <step> <step args...>`.
 
 Runs one `motionmvm <step>` (or one per seed, as a SLURM job array, when `--seeds` is given and the
-step args contain `{seed}`) through the launcher. The parameter file and profile are taken from the
-step's own `--params/--profile` unless given before `--`. The job's resources are params `launch:`
-overlaid with `resources.<key>`, the key derived from the step (`tokenizer train` ->
-tokenizer_train) unless `--resources` names it.
+step args contain `{seed}`) through the launcher. The parameter file, profile and experiment are
+taken from the step's own `--params/--profile/--experiment` unless given before `--`. The job's
+resources are params `launch:` overlaid with `resources.<key>`, the key derived from the step
+(`tokenizer train` -> tokenizer_train) unless `--resources` names it.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def _launch_command(args) -> int:
     params = args.params or _step_option(step, "--params") or "params.yaml"
     profile = args.profile or _step_option(step, "--profile")
     key = args.resources or resources_key(step)
-    cfg = config.load(params, profile)
+    experiment = args.experiment or _step_option(step, "--experiment")
+    cfg = config.load(params, profile, experiment=experiment)
     if args.resources and args.resources not in (cfg.get("resources") or {}):
         raise config.ConfigError(f"launch: --resources {args.resources!r} is not a key of params "
                                  f"`resources:` ({sorted(cfg.get('resources') or {})})")
@@ -60,6 +61,8 @@ def register(subparsers) -> None:
     p.add_argument("--resources", default=None,
                    help="key of params `resources:` to request (default: from the step, e.g. "
                         "`tokenizer train` -> tokenizer_train)")
+    p.add_argument("--experiment", default=None,
+                   help="experiment whose launch settings apply (default: the step's --experiment)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="one job per seed (a SLURM job array); fills {seed} in the step arguments")
     p.add_argument("step", nargs=argparse.REMAINDER, help="-- <step> [step args...]")

@@ -12,6 +12,18 @@ def _dirs(cfg: dict) -> tuple[Path, Path]:
     return Path(cfg["paths"]["results"]) / p, Path(cfg["paths"]["runs"]) / p
 
 
+def _reported_sections(cfg: dict, params: str, summary: dict | None, runs) -> list[str]:
+    """A reproduction experiment's reported numbers beside ours; none for the shared budget."""
+    from motionmvm import experiments
+    from motionmvm.report import reported
+
+    name = cfg["experiment"]["name"]
+    if name == experiments.SHARED:
+        return []
+    exp = experiments.load(name, params)
+    return [reported.html_section(name, exp["paper"], reported.compare(exp["reported"], summary, runs))]
+
+
 def _report_command(args) -> int:
     import time
 
@@ -27,7 +39,8 @@ def _report_command(args) -> int:
     made = plots.make_all(summary, runs, results / "plots", dpi=(cfg.get("report") or {}).get("dpi", 110))
     masks = sorted((results / "masks").glob("*.png"))  # pictures from `motionmvm show-masks`
     prov = record(cfg, started=started, step="report")
-    out = html.write(results / "report.html", cfg["profile"], results, runs, made, masks, provenance=prov)
+    out = html.write(results / "report.html", cfg["profile"], results, runs, made, masks, provenance=prov,
+                     sections=_reported_sections(cfg, args.params, summary, runs))
     print(f"report: {len(made)} plots in {results / 'plots'}, {out}")
     return 0
 

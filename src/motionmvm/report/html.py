@@ -91,9 +91,10 @@ def _efficiency_rows(runs: Path) -> str:
 
 
 def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path], masks: list[Path],
-          provenance: dict | None = None) -> Path:
+          provenance: dict | None = None, sections: list[str] | None = None) -> Path:
     """provenance: the report step's own record (commit, params hash, host, SLURM job id), embedded
-    as JSON in <script id="provenance">."""
+    as JSON in <script id="provenance">. sections: further HTML sections placed after the results
+    table (a reproduction experiment's reported-beside-reproduced table, report/reported.py)."""
     table = results / "table.md"
     audit = results / "audit.json"
     parts = [f"<h1>motionmvm results — profile {html.escape(profile)}</h1>", _gates(results)]
@@ -102,6 +103,7 @@ def write(out: Path, profile: str, results: Path, runs: Path, plots: list[Path],
         parts.append("<h2>Each method against the baseline (paired differences over seeds)</h2>" + _img(lead[0]))
     parts.append("<h2>Results table (mean ± 95% CI over seeds)</h2>")
     parts.append(_md_table(table.read_text()) if table.exists() else "<p>No results table yet (evaluation has not run).</p>")
+    parts.extend(sections or [])
     plots = [p for p in plots if p.name != "differences.png"]
     if audit.exists():
         a = read_json(audit)
