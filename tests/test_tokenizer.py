@@ -188,7 +188,7 @@ def test_tokenizer_cli_train_and_encode(project):
 
     # the stored ids are the loaded tokenizer applied to the preprocessed clip
     from motionmvm.data.video import read_frames
-    from motionmvm.tokenizer.clips import to_tensor
+    from motionmvm.data.clips import tokenizer_tensor as to_tensor
     from motionmvm.tokenizer.train import load
     model, _ = load(run / "tokenizer.pt")
     assert model.cfg.n_codes == t["n_codes"] == 32

@@ -45,7 +45,7 @@ LAUNCH = _smk.LaunchFlags(workflow)
 
 
 def pretrain_inputs(wildcards):
-    """Input function of the pretrain rules: the dataset manifest, the motion cache directories
+    """Input function of the pretrain rules: the dataset manifest, its clip store, the motion cache directories
     the method's masking or target reads under the params (`spec.motion_caches`: e.g. mgm reads
     `flow` when masking.mgm.guidance is flow) and its token targets directory: the directory
     outputs of the motion and tokenizer_encode rules (a file inside a directory output cannot be
@@ -54,7 +54,7 @@ def pretrain_inputs(wildcards):
 
     dataset = EXP["pretrain_dataset"]
     spec = methods.get(wildcards.method)
-    inputs = [f"{DATA}/{dataset}/manifest.json",
+    inputs = [f"{DATA}/{dataset}/manifest.json", f"{CACHE}/{dataset}/clips",
               *(f"{CACHE}/{dataset}/motion/{k}" for k in spec.motion_caches(CFG.get("masking")))]
     if spec.target == "tokens":
         inputs.append(f"{CACHE}/{dataset}/{spec.tokens_dir}")

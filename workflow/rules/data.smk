@@ -45,4 +45,26 @@ rule data_manifest:
         "motionmvm data manifest {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
+# The clip store: each dataset's usable videos decoded once (uint8, memory-mapped) for every step
+# that reads clips. Under data.store.enabled false (paper) the step writes its index alone and the
+# steps decode the (pre-resized) videos; either way the store's hash is in the provenance chain.
+rule data_store:
+    input:
+        f"{DATA}/{{dataset}}/manifest.json",
+    output:
+        directory(f"{CACHE}/{{dataset}}/clips"),
+    log:
+        f"{LOGS}/data_store/{{dataset}}.log",
+    params:
+        args=ARGS,
+    wildcard_constraints:
+        dataset="[a-z0-9_]+",
+    priority: 60  # gates every step that reads clips
+    conda:
+        CONDA_ENV
+    shell:
+        "motionmvm data store {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
+
+
 ALL_TARGETS.extend(expand(f"{DATA}/{{dataset}}/manifest.json", dataset=SYNTH_DATASETS))
+ALL_TARGETS.extend(expand(f"{CACHE}/{{dataset}}/clips", dataset=SYNTH_DATASETS))

@@ -15,6 +15,7 @@ rule eval_finetune:
     input:
         encoder=eval_encoder("finetune", EVAL, EVAL_REFS),
         data=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         **eval_run_outputs(EVAL, "finetune"),
     log:
@@ -33,6 +34,7 @@ rule eval_finetune_scratch:
     input:
         encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
         data=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         **eval_run_outputs(EVAL, "finetune", method="scratch"),
         encoder=f"{EVAL}/finetune/scratch/{{dataset}}/seed{{seed}}/encoder.pt",
@@ -50,6 +52,7 @@ rule eval_mar:
     input:
         encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
         data=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         **eval_run_outputs(EVAL, "mar_finetune", method="mar_r{percent}"),
     log:
@@ -68,6 +71,7 @@ rule eval_linear_probe:
     input:
         encoder=eval_encoder("linear_probe", EVAL, EVAL_REFS),
         data=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         **eval_run_outputs(EVAL, "linear_probe"),
     log:
@@ -84,6 +88,7 @@ rule eval_fewshot:
     input:
         encoder=eval_encoder("fewshot", EVAL, EVAL_REFS),
         data=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         **eval_run_outputs(EVAL, "fewshot"),
     log:
@@ -101,6 +106,8 @@ rule eval_domain_adapt:
         encoder=eval_encoder("domain_adapt", EVAL, EVAL_REFS),
         source=f"{DATA}/{EV['domain_adapt']['source']}/manifest.json",
         target=f"{DATA}/{EV['domain_adapt']['target']}/manifest.json",
+        source_clips=f"{CACHE}/{EV['domain_adapt']['source']}/clips",
+        target_clips=f"{CACHE}/{EV['domain_adapt']['target']}/clips",
     output:
         **eval_run_outputs(EVAL, "domain_adapt", dataset=DA_PAIR),
     log:

@@ -1,4 +1,4 @@
-"""`motionmvm data synth --dataset D`: generate one embedded benchmark dataset."""
+"""`motionmvm data synth|resize|manifest|store --dataset D`: the data steps of one dataset."""
 from __future__ import annotations
 
 from motionmvm.common_args import add_config_args, load_config
@@ -36,6 +36,25 @@ def _manifest(args) -> int:
     return 0
 
 
+def _store(args) -> int:
+    import sys
+    from pathlib import Path
+
+    from motionmvm.data import store
+
+    cfg = load_config(args)
+    root = Path(cfg["paths"]["data"]) / cfg["profile"] / args.dataset
+    if not (root / "manifest.json").exists():
+        print(f"motionmvm: no manifest at {root}/manifest.json: run `motionmvm data manifest --dataset "
+              f"{args.dataset}` first", file=sys.stderr)
+        return 1
+    out = Path(cfg["paths"]["cache"]) / cfg["profile"] / args.dataset / "clips"
+    index = store.build(root, out, cfg["data"]["store"]["enabled"])
+    print(f"{args.dataset}: store {'on' if index['enabled'] else 'off (index only)'}, {len(index['clips'])} clips stored ({index['bytes'] / 2**20:.0f} MiB), "
+          f"{len(index['quarantined'])} quarantined, hash {index['hash'][:12]} in {out}")
+    return 0
+
+
 def register(subparsers) -> None:
     data = subparsers.add_parser("data", help="embedded benchmark and data steps")
     sub = data.add_subparsers(dest="data_command", required=True)
@@ -48,3 +67,8 @@ def register(subparsers) -> None:
     m.add_argument("--dataset", required=True)
     m.add_argument("--min-frames", type=int, default=16, help="frames a clip needs (default 16)")
     m.set_defaults(func=_manifest)
+    st = sub.add_parser("store", help="decode a dataset's usable videos once into its clip store "
+                                      "(cache/P/<dataset>/clips: uint8, memory-mapped)")
+    add_config_args(st)
+    st.add_argument("--dataset", required=True)
+    st.set_defaults(func=_store)

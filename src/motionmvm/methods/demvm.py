@@ -5,7 +5,7 @@ codebook); cross-entropy on masked tokens. Optimizer: Adam, lr 5e-5 (no batch sc
 encoder lr = 5e-3 x base lr (the paper's stratified learning rate), cosine with warmup.
 
 Masks are drawn on the token-target grid (T/2, H/8, W/8) = F2's grid; the encoder repeats them
-onto its 2x4x4 patch grid. The clip is sampled on the tokenizer's grid (train/clips.py:
+onto its 2x4x4 patch grid. The clip is sampled on the tokenizer's grid (train/samples.py:
 sample_token_clip) at the tokenizer's `size` (which may differ from `pretrain.size`).
 
 Ablations (paper Table 7 / 6): `demvm_2d` (per-frame 2D VQ tokens, `tokens2d/`), `demvm_nopmr`

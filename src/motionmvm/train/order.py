@@ -5,6 +5,9 @@ perm[s*G:(s+1)*G]; micro-batch a of it is the slice [a*B*W, (a+1)*B*W), of which
 W-th element starting at r. With W processes of batch B the union of a micro-batch is exactly what
 one process of batch W*B would see, so the distributed update equals the single-process one.
 The position in the data order is just the global step, which the checkpoint stores.
+
+Repeated sampling (k clips per decoded video): `batch` still counts clips, so a micro-batch takes
+batch / k videos and G / k videos make a step; an epoch visits every video once (k clips of each).
 """
 from __future__ import annotations
 
@@ -12,17 +15,22 @@ import numpy as np
 
 
 class StepOrder:
-    """Iterable of per-rank micro-batches [(epoch, index), ...] starting at optimizer step `start`."""
+    """Iterable of per-rank micro-batches [(epoch, video index), ...] starting at optimizer step `start`."""
 
     def __init__(self, n: int, *, seed: int, batch: int, accum: int, world: int, rank: int,
-                 total_steps: int, start: int = 0):
-        self.n, self.seed, self.batch, self.accum = n, seed, batch, accum
+                 total_steps: int, start: int = 0, repeats: int = 1):
+        if batch % repeats:
+            raise ValueError(f"pretrain.batch_size {batch} is not a multiple of pretrain.repeated_sampling "
+                             f"{repeats}: a micro-batch holds batch_size / k videos of k clips each")
+        self.n, self.seed, self.batch, self.accum = n, seed, batch // repeats, accum
         self.world, self.rank, self.total, self.start = world, rank, total_steps, start
-        self.global_batch = batch * world * accum
-        self.steps_per_epoch = n // self.global_batch
+        self.repeats = repeats
+        self.global_batch = batch * world * accum  # clips per optimizer step
+        self.steps_per_epoch = n // (self.global_batch // repeats)
         if self.steps_per_epoch < 1:
-            raise ValueError(f"the dataset has {n} clips, fewer than one global batch of "
-                             f"{self.global_batch} (batch {batch} x world {world} x accum {accum})")
+            raise ValueError(f"the dataset has {n} videos, fewer than one global batch of "
+                             f"{self.global_batch // repeats} videos (batch {batch} / k {repeats} x world "
+                             f"{world} x accum {accum})")
 
     def permutation(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch, 0x0DE7]).permutation(self.n)
@@ -30,7 +38,8 @@ class StepOrder:
     def micro_batches(self, step: int) -> list[list[tuple[int, int]]]:
         """The `accum` micro-batches of this rank for global optimizer step `step`."""
         epoch, s = divmod(step, self.steps_per_epoch)
-        chunk = self.permutation(epoch)[s * self.global_batch:(s + 1) * self.global_batch]
+        g = self.global_batch // self.repeats  # videos per step
+        chunk = self.permutation(epoch)[s * g:(s + 1) * g]
         bw = self.batch * self.world
         return [[(epoch, int(i)) for i in chunk[a * bw:(a + 1) * bw][self.rank::self.world]]
                 for a in range(self.accum)]

@@ -1,0 +1,419 @@
+"""The one clip path: which videos, which frames, which crop, decoded, resized and normalised.
+
+Pretraining (`train.samples`), evaluation (`eval.protocols` / `engine` / `probe`), the tokenizer and
+`benchmarks/loader.py` all read clips through this module:
+
+- sources: `VideoSet` (a dataset's manifest; frames from its clip store `data.store` when the
+  profile enables it, else decoded from the video files with decord) and `ArrayVideos` (tests);
+- sampling: `window`, `random_window`, `test_starts` (indices into the stride-1 video, clamped to
+  the last frame for short videos);
+- crops: `square_box` (a random square of the short side), `multiscale_box` (TSN / VideoMAE
+  multi-scale crop), `test_crops`; boxes are (x0, y0, w, h) in source pixels, the geometry the
+  motion caches take (`clipmotion.motion_for_clip`);
+- resize and normalise: OpenCV on uint8 frames (`crop_resize`, `resize_short`), then one lookup
+  table per channel to ImageNet-normalised float `[3, T, H, W]` (`normalize`): resizing once on
+  uint8 and normalising with the transpose folded in keeps the loader near the decoder's speed
+  (docs/benchmarks.md);
+- evaluation banks: `load_bank` decodes a split once (short side resized) into a `ClipBank`;
+  `TrainClips` / `test_views` draw its views.
+
+A clip that the manifest quarantines, or that the store could not decode, is listed with its reason
+and left out; it is never replaced by another clip.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from motionmvm.data import manifest as manifest_mod
+from motionmvm.data.video import VideoError, read_frames
+from motionmvm.normalize import IMAGENET_MEAN, IMAGENET_STD
+
+# ---- sources ------------------------------------------------------------------------------------
+
+
+class VideoSet:
+    """The usable videos of a dataset directory (optionally one split), in clip-id order.
+
+    store_dir: the dataset's clip store (`motionmvm data store`); frames then come from its
+    memory-mapped uint8 file instead of the decoder (same pixels: tests/test_clip_store.py).
+    `quarantined`: [{clip_id, reason}] of the videos left out (manifest or store).
+    """
+
+    def __init__(self, dataset_dir: str | Path, split: str | None = None, store_dir: str | Path | None = None):
+        self.root = Path(dataset_dir)
+        entries = manifest_mod.load(self.root, status=None, split=split)
+        self.quarantined = [{"clip_id": e["clip_id"], "reason": e["reason"]} for e in entries if e["status"] != "ok"]
+        ok = sorted((e for e in entries if e["status"] == "ok"), key=lambda e: e["clip_id"])
+        self.store = None
+        if store_dir is not None:
+            from motionmvm.data.store import ClipStore
+
+            self.store = ClipStore(store_dir, self.root)
+            ok, failed = self.store.split_usable(ok)
+            self.quarantined += failed
+        self.entries = ok
+        if not self.entries:
+            raise ValueError(f"{self.root / 'manifest.jsonl'} has no usable clips"
+                             + (f" in split {split!r}" if split else ""))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def clip_id(self, i: int) -> str:
+        return self.entries[i]["clip_id"]
+
+    def label(self, i: int) -> int:
+        return int(self.entries[i]["label"])
+
+    def num_frames(self, i: int) -> int:
+        return int(self.entries[i]["frames"])
+
+    def frame_hw(self, i: int) -> tuple[int, int]:
+        return int(self.entries[i]["height"]), int(self.entries[i]["width"])
+
+    def read(self, i: int, indices=None) -> np.ndarray:
+        """uint8 [len(indices), H, W, 3] RGB frames of video i (all frames when indices is None)."""
+        if self.store is not None:
+            return self.store.frames(self.entries[i]["clip_id"], indices)
+        return read_frames(self.root / self.entries[i]["path"], indices)
+
+
+class ArrayVideos:
+    """In-memory videos (a list of uint8 [N, H, W, 3]) with the VideoSet interface."""
+
+    def __init__(self, videos: list[np.ndarray], labels=None):
+        self.videos = videos
+        self.labels = list(labels) if labels is not None else [0] * len(videos)
+        self.quarantined: list[dict] = []
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def clip_id(self, i: int) -> str:
+        return f"clip{i}"
+
+    def label(self, i: int) -> int:
+        return int(self.labels[i])
+
+    def num_frames(self, i: int) -> int:
+        return len(self.videos[i])
+
+    def frame_hw(self, i: int) -> tuple[int, int]:
+        return tuple(self.videos[i].shape[1:3])
+
+    def read(self, i: int, indices=None) -> np.ndarray:
+        return self.videos[i] if indices is None else self.videos[i][np.asarray(indices)]
+
+
+def store_dir_for(cfg: dict, dataset: str) -> Path | None:
+    """The clip store a step reads for `dataset` under this profile, or None (decode the videos)."""
+    if not cfg["data"]["store"]["enabled"]:
+        return None
+    return Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "clips"
+
+
+def open_videos(cfg: dict, dataset: str, split: str | None = None,
+                dataset_dir: str | Path | None = None) -> VideoSet:
+    """`dataset`'s videos as every step reads them (the clip store when the profile enables it)."""
+    root = dataset_dir or Path(cfg["paths"]["data"]) / cfg["profile"] / dataset
+    return VideoSet(root, split, store_dir_for(cfg, dataset))
+
+
+def read_union(videos, i: int, windows: list[np.ndarray]) -> list[np.ndarray]:
+    """Decode the frames of several windows of video i once (sorted, unique) -> one array per window."""
+    if len(windows) == 1:
+        return [videos.read(i, windows[0].tolist())]
+    uniq, inverse = np.unique(np.concatenate(windows), return_inverse=True)
+    frames = videos.read(i, uniq.tolist())
+    sizes = np.cumsum([len(w) for w in windows])[:-1]
+    return [frames[inv] for inv in np.split(inverse, sizes)]
+
+
+# ---- temporal sampling --------------------------------------------------------------------------
+
+
+def span(num_frames: int, stride: int) -> int:
+    """Frames a window covers: (num_frames - 1) * stride + 1."""
+    return (num_frames - 1) * stride + 1
+
+
+def window(n_video: int, num_frames: int, stride: int, start: int) -> np.ndarray:
+    """Indices start, start + stride, ... (num_frames of them), clamped to the last frame."""
+    return np.minimum(start + stride * np.arange(num_frames, dtype=np.int64), n_video - 1)
+
+
+def random_window(n_video: int, num_frames: int, stride: int, rng: np.random.Generator) -> np.ndarray:
+    """A window at a uniformly random start (a short video repeats its last frame)."""
+    start = int(rng.integers(0, max(n_video - span(num_frames, stride), 0) + 1))
+    return window(n_video, num_frames, stride, start)
+
+
+def test_starts(n_video: int, num_frames: int, stride: int, num_clips: int) -> list[int]:
+    """`num_clips` starts spread evenly over the video (VideoMAE's multi-clip test)."""
+    last = max(0, n_video - span(num_frames, stride))
+    if num_clips == 1:
+        return [last // 2]
+    return [round(last * i / (num_clips - 1)) for i in range(num_clips)]
+
+
+# ---- spatial crops: boxes (x0, y0, w, h) in source pixels ----------------------------------------
+
+
+def square_box(h: int, w: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """A random square of the short side (draws y0 then x0)."""
+    side = min(h, w)
+    y0 = int(rng.integers(0, h - side + 1))
+    x0 = int(rng.integers(0, w - side + 1))
+    return x0, y0, side, side
+
+
+def multiscale_box(h: int, w: int, scales, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """VideoMAE / TSN GroupMultiScaleCrop: width and height each a scale of the short side, the two
+    scales at most one step apart (max_distort 1), at a random position."""
+    scales = list(scales)
+    if len(scales) == 1 and scales[0] == 1.0:
+        return square_box(h, w, rng)
+    base = min(h, w)
+    pairs = [(i, j) for i in range(len(scales)) for j in range(len(scales)) if abs(i - j) <= 1]
+    i, j = pairs[int(rng.integers(len(pairs)))]
+    cw, ch = int(base * scales[i]), int(base * scales[j])
+    x0 = int(rng.integers(0, w - cw + 1))
+    y0 = int(rng.integers(0, h - ch + 1))
+    return x0, y0, cw, ch
+
+
+# ---- resize and normalise -----------------------------------------------------------------------
+
+
+def _interp(scale: float) -> int:
+    return cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR  # area: antialiased shrinking
+
+
+def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """uint8 [T, H, W, 3], box (x0, y0, w, h) -> uint8 [T, size, size, 3] (one OpenCV resize per frame)."""
+    x0, y0, bw, bh = box
+    crop = frames[:, y0:y0 + bh, x0:x0 + bw]
+    if (bh, bw) == (size, size):
+        return np.ascontiguousarray(crop)
+    out = np.empty((len(frames), size, size, 3), np.uint8)
+    interp = _interp(size / min(bw, bh))
+    for t in range(len(frames)):
+        cv2.resize(crop[t], (size, size), dst=out[t], interpolation=interp)
+    return out
+
+
+def resize_short(frames: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [T, H, W, 3] -> short side `size` (aspect kept)."""
+    _, h, w, _ = frames.shape
+    s = size / min(h, w)
+    nh, nw = max(size, round(h * s)), max(size, round(w * s))
+    if (nh, nw) == (h, w):
+        return frames
+    return np.stack([cv2.resize(f, (nw, nh), interpolation=_interp(s)) for f in frames])
+
+
+def centre_crop(frames: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [T, H, W, 3] with short side >= size -> the centre size x size square."""
+    _, h, w, _ = frames.shape
+    y0, x0 = (h - size) // 2, (w - size) // 2
+    return frames[:, y0:y0 + size, x0:x0 + size]
+
+
+# Per-channel lookup tables uint8 -> normalised float32: one gather per channel also does the
+# [T, H, W, 3] -> [3, T, H, W] transpose, with no float intermediate of the whole clip.
+_LUT = ((np.arange(256, dtype=np.float32)[None] / 255 - np.asarray(IMAGENET_MEAN, np.float32)[:, None])
+        / np.asarray(IMAGENET_STD, np.float32)[:, None])
+
+
+def normalize(frames: np.ndarray) -> torch.Tensor:
+    """uint8 [T, H, W, 3] -> float32 [3, T, H, W], ImageNet mean/std on [0, 1] pixels."""
+    out = np.empty((3, *frames.shape[:3]), np.float32)
+    for c in range(3):
+        np.take(_LUT[c], frames[..., c], out=out[c])
+    return torch.from_numpy(out)
+
+
+def normalize_tchw(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 tensor [T, 3, H, W] (torchvision layout) -> float [3, T, H, W] normalised."""
+    x = frames.float().div_(255)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return ((x - mean) / std).permute(1, 0, 2, 3).contiguous()
+
+
+def to_tchw(frames: np.ndarray) -> torch.Tensor:
+    """uint8 [T, H, W, 3] -> uint8 tensor [T, 3, H, W] (a view when contiguous)."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+
+
+def test_crops(frames: torch.Tensor, size: int, num_crops: int) -> list[torch.Tensor]:
+    """uint8 [T, 3, H, W] (short side already `size`) -> num_crops tensors [3, T, size, size]
+    evenly spaced along the long side (VideoMAE's 3-crop test: left/centre/right or top/middle/bottom)."""
+    _, _, h, w = frames.shape
+    if min(h, w) < size:
+        raise ValueError(f"frames {h}x{w} are smaller than the crop {size}")
+    out = []
+    for i in range(num_crops):
+        frac = 0.5 if num_crops == 1 else i / (num_crops - 1)
+        y0, x0 = round((h - size) * frac), round((w - size) * frac)
+        if h > w:
+            x0 = (w - size) // 2
+        else:
+            y0 = (h - size) // 2
+        out.append(normalize_tchw(frames[:, :, y0:y0 + size, x0:x0 + size]))
+    return out
+
+
+# ---- pretraining views --------------------------------------------------------------------------
+
+
+def sample_clips(videos, i: int, *, num_frames: int, stride: int, size: int, rng: np.random.Generator,
+                 repeats: int = 1, scales=(1.0,)) -> list[dict]:
+    """`repeats` clips of video i, decoded once: each a random window and a random crop
+    (`multiscale_box`; scales (1.0,) = a square of the short side), resized to `size` and
+    normalised. -> [{video float [3, T, size, size], frames int64 [T], box (x0, y0, w, h)}].
+    Draw order per clip: window start, then crop; so one clip is what `repeats=1` gives."""
+    n, (h, w) = videos.num_frames(i), videos.frame_hw(i)
+    picks = []
+    for _ in range(repeats):
+        idx = random_window(n, num_frames, stride, rng)
+        picks.append((idx, multiscale_box(h, w, scales, rng)))
+    frames = read_union(videos, i, [idx for idx, _ in picks])
+    return [{"video": normalize(crop_resize(fr, box, size)), "frames": idx, "box": box}
+            for fr, (idx, box) in zip(frames, picks)]
+
+
+def clip_at(videos, i: int, idx: np.ndarray, box: tuple[int, int, int, int], size: int) -> torch.Tensor:
+    """Frames `idx` of video i, cropped to `box`, resized to `size`, normalised: [3, T, size, size]."""
+    return normalize(crop_resize(videos.read(i, np.asarray(idx).tolist()), box, size))
+
+
+def tokenizer_tensor(frames: np.ndarray, size: int, input_downsample: int) -> torch.Tensor:
+    """The tokenizers' input: frames uint8 [T, H, W, 3] -> short side size / ds, centre square,
+    float [3, T, size/ds, size/ds] in [-0.5, 0.5]."""
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"expected frames [T, H, W, 3], got {frames.shape}")
+    out = size // input_downsample
+    x = centre_crop(resize_short(frames, out), out)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(3, 0, 1, 2))).float().div_(255).sub_(0.5)
+
+
+# ---- evaluation banks ---------------------------------------------------------------------------
+
+
+def class_names(dataset_dir: str | Path) -> list[str]:
+    """Class names in index order from `classInd.txt` (lines `<1-based index> <name>`)."""
+    path = Path(dataset_dir) / "classInd.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"no class index at {path}")
+    rows = [line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip()]
+    rows = sorted((int(i), name.strip()) for i, name in rows)
+    if [i for i, _ in rows] != list(range(1, len(rows) + 1)):
+        raise ValueError(f"{path}: indices must run 1..{len(rows)}")
+    return [name for _, name in rows]
+
+
+@dataclass
+class ClipBank:
+    """Decoded clips: frames[i] uint8 [F_i, H, W, 3] with short side `size`; labels int [N]."""
+
+    dataset_dir: str
+    split: str
+    clip_ids: list[str]
+    labels: np.ndarray
+    frames: list[np.ndarray]
+    class_names: list[str]
+    quarantined: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.clip_ids)
+
+    def subset(self, idx) -> "ClipBank":
+        idx = list(idx)
+        return ClipBank(self.dataset_dir, self.split, [self.clip_ids[i] for i in idx], self.labels[idx],
+                        [self.frames[i] for i in idx], self.class_names, self.quarantined)
+
+
+def _stratified(entries: list[dict], max_clips: int, seed: int) -> list[int]:
+    """A seeded class-balanced subset (round-robin over classes) of at most max_clips positions."""
+    order = np.random.default_rng(seed).permutation(len(entries))
+    by_class: dict[str, list[int]] = {}
+    for i in order:
+        by_class.setdefault(entries[i]["label_name"], []).append(int(i))
+    pick, queues = [], [by_class[c] for c in sorted(by_class)]
+    while len(pick) < max_clips:
+        for q in queues:
+            if q and len(pick) < max_clips:
+                pick.append(q.pop())
+    return sorted(pick)
+
+
+def load_bank(dataset_dir: str | Path, split: str, size: int, max_clips: int = 0, seed: int = 0,
+              store_dir: str | Path | None = None) -> ClipBank:
+    """All usable clips of `split` ("train" | "test"), optionally a seeded class-stratified subset
+    of at most `max_clips` (0 = all), each decoded once (from the clip store when given) with its
+    short side resized to `size`."""
+    dataset_dir = Path(dataset_dir)
+    names = class_names(dataset_dir)
+    index = {n: i for i, n in enumerate(names)}
+    videos = VideoSet(dataset_dir, split, store_dir)
+    quarantined = list(videos.quarantined)
+    pos = list(range(len(videos)))
+    if max_clips and len(pos) > max_clips:
+        pos = _stratified(videos.entries, max_clips, seed)
+    ids, labels, frames = [], [], []
+    for i in pos:
+        e = videos.entries[i]
+        if e["label_name"] not in index:
+            raise ValueError(f"{e['clip_id']}: class {e['label_name']!r} is not in {dataset_dir}/classInd.txt")
+        try:
+            fr = videos.read(i)
+        except VideoError as exc:
+            quarantined.append({"clip_id": e["clip_id"], "reason": f"decode at evaluation: {exc}"})
+            continue
+        ids.append(e["clip_id"])
+        labels.append(index[e["label_name"]])
+        frames.append(resize_short(fr, size))
+    if not ids:
+        raise ValueError(f"{dataset_dir}: every clip of split {split!r} is quarantined")
+    return ClipBank(str(dataset_dir), split, ids, np.asarray(labels, dtype=np.int64), frames, names, quarantined)
+
+
+class TrainClips(torch.utils.data.Dataset):
+    """Training views: item i -> (x [R, 3, T, size, size], y [R]) with R = repeated augmentation
+    (VideoMAE's `num_sample`: R differently augmented views of the same clip in one batch)."""
+
+    def __init__(self, bank: ClipBank, clip_len: int, stride: int, transform, repeats: int, seed: int):
+        self.bank, self.clip_len, self.stride = bank, clip_len, stride
+        self.transform, self.repeats = transform, repeats
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.bank)
+
+    def __getitem__(self, i: int):
+        fr = self.bank.frames[i]
+        views = [self.transform(to_tchw(fr[random_window(len(fr), self.clip_len, self.stride, self.rng)]))
+                 for _ in range(self.repeats)]
+        y = torch.full((self.repeats,), int(self.bank.labels[i]), dtype=torch.long)
+        return torch.stack(views), y
+
+
+def collate_repeats(batch):
+    xs, ys = zip(*batch)
+    return torch.cat(xs), torch.cat(ys)
+
+
+def test_views(bank: ClipBank, i: int, clip_len: int, stride: int, size: int, num_clips: int,
+               num_crops: int) -> torch.Tensor:
+    """All test views of clip i: [num_clips * num_crops, 3, T, size, size]."""
+    fr = bank.frames[i]
+    views = []
+    for start in test_starts(len(fr), clip_len, stride, num_clips):
+        views += test_crops(to_tchw(fr[window(len(fr), clip_len, stride, start)]), size, num_crops)
+    return torch.stack(views)
