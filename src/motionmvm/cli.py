@@ -14,6 +14,7 @@ import sys
 import motionmvm
 from motionmvm.common_args import add_config_args, load_config
 from motionmvm.config import ConfigError
+from motionmvm.data.store import StoreError
 
 
 def _discover(subparsers) -> None:
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"motionmvm: {exc}", file=sys.stderr)
         return 2
+    except StoreError as exc:  # a clip store missing or stale: the message names the step to run
+        print(f"motionmvm: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
