@@ -25,9 +25,33 @@ rule data_synth:
         "motionmvm data synth {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
 
 
+# Pre-resize (data.resize): the listed videos re-encoded at a short side into videos_resized/, which
+# the manifest then describes (and every later step reads). short_side 0 (the embedded datasets,
+# made at their size) writes videos_resized/resize.json alone, so the step is in every DAG.
+rule data_resize:
+    input:
+        f"{DATA}/{{dataset}}/classInd.txt",
+        f"{DATA}/{{dataset}}/trainlist01.txt",
+        f"{DATA}/{{dataset}}/testlist01.txt",
+    output:
+        directory(f"{DATA}/{{dataset}}/videos_resized"),
+    log:
+        f"{LOGS}/data_resize/{{dataset}}.log",
+    params:
+        resize=CFG["data"]["resize"],  # rerun when the resize settings change
+        args=ARGS,
+    wildcard_constraints:
+        dataset="[a-z0-9_]+",
+    conda:
+        CONDA_ENV
+    shell:
+        "motionmvm data resize {params.args} --dataset {wildcards.dataset} > {log} 2>&1"
+
+
 rule data_manifest:
     input:
         f"{DATA}/{{dataset}}/videos",
+        f"{DATA}/{{dataset}}/videos_resized",
         f"{DATA}/{{dataset}}/trainlist01.txt",
         f"{DATA}/{{dataset}}/testlist01.txt",
     output:

@@ -28,11 +28,27 @@ def _manifest(args) -> int:
     out = Path(cfg["paths"]["data"]) / cfg["profile"] / args.dataset
     domain = "b" if args.dataset == "synth_b" else "a"
     try:
-        s = build_manifest.build(out, domain, args.min_frames, data["max_quarantine_fraction"], data.get("workers", 1))
-    except build_manifest.QuarantineError as exc:
+        s = build_manifest.build(out, domain, args.min_frames, data["max_quarantine_fraction"], data.get("workers", 1),
+                                 data["resize"]["short_side"])
+    except (build_manifest.QuarantineError, ValueError) as exc:
         print(f"motionmvm: {exc}", file=sys.stderr)
         return 1
     print(f"{args.dataset}: {s['ok']} ok, {len(s['quarantined'])} quarantined, hash {s['hash'][:12]}")
+    return 0
+
+
+def _resize(args) -> int:
+    from pathlib import Path
+
+    from motionmvm.data import resize
+
+    cfg = load_config(args)
+    root = Path(cfg["paths"]["data"]) / cfg["profile"] / args.dataset
+    s = resize.run(root, cfg["data"]["resize"])
+    side = s["settings"]["short_side"]
+    print(f"{args.dataset}: " + (f"{len(s['videos']) - len(s['failed'])} videos at short side {side}, "
+                                 f"{len(s['failed'])} failed" if side else "resize off (short_side 0)")
+          + f", hash {s['hash'][:12]}")
     return 0
 
 
@@ -62,6 +78,11 @@ def register(subparsers) -> None:
     add_config_args(p)
     p.add_argument("--dataset", required=True, choices=["synth", "synth_mimed", "synth_b"])
     p.set_defaults(func=_synth)
+    r = sub.add_parser("resize", help="re-encode a dataset's listed videos to data.resize.short_side "
+                                      "(data/P/<dataset>/videos_resized)")
+    add_config_args(r)
+    r.add_argument("--dataset", required=True)
+    r.set_defaults(func=_resize)
     m = sub.add_parser("manifest", help="probe, decode-check and hash a dataset's videos")
     add_config_args(m)
     m.add_argument("--dataset", required=True)
