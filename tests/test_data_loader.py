@@ -30,11 +30,11 @@ def test_pretraining_loader_two_workers_is_reproducible_and_repeats_decode_once(
         return list(DataLoader(ds, batch_sampler=order, num_workers=workers, collate_fn=collate))
 
     b0, b2 = run(0, 1), run(2, 1)
-    assert b0[0]["video"].shape == (4, 3, 4, 32, 32) and b0[0]["mask"].shape == (4, 2, 4, 4)
+    assert b0[0]["video"].shape == (4, 4, 32, 32, 3) and b0[0]["mask"].shape == (4, 2, 4, 4)
     assert all(torch.equal(x["video"], y["video"]) and torch.equal(x["mask"], y["mask"]) for x, y in zip(b0, b2))
     # k = 2: a micro-batch of 4 clips holds 2 videos, each twice (different windows or crops)
     r = run(2, 2)
-    assert r[0]["video"].shape == (4, 3, 4, 32, 32)
+    assert r[0]["video"].shape == (4, 4, 32, 32, 3) and r[0]["video"].dtype == torch.uint8
     idx = r[0]["index"].tolist()
     assert idx[0] == idx[1] and idx[2] == idx[3] and idx[0] != idx[2]
     assert not torch.equal(r[0]["video"][0], r[0]["video"][1])
@@ -53,9 +53,10 @@ def test_clip_path_pieces(tmp_path):
     for o in out:
         x0, y0, w, h = o["box"]
         assert 0 <= x0 and x0 + w <= 60 and 0 <= y0 and y0 + h <= 40 and min(w, h) >= int(40 * 0.66)
-        assert o["video"].shape == (3, 4, 16, 16)
+        assert o["video"].shape == (4, 16, 16, 3) and o["video"].dtype == torch.uint8
         assert o["frames"].tolist() == sorted(o["frames"].tolist()) and o["frames"].max() <= 5
-    # normalisation: the per-channel lookup equals (x / 255 - mean) / std
+    # the model's input: (x / 255 - mean) / std, channels first
     ref = (torch.from_numpy(frames).float() / 255 - torch.tensor(clips.IMAGENET_MEAN)) / torch.tensor(clips.IMAGENET_STD)
-    assert torch.allclose(clips.normalize(frames), ref.permute(3, 0, 1, 2), atol=1e-6)
+    x = clips.model_input(torch.from_numpy(frames)[None])
+    assert x.shape == (1, 3, 6, 40, 60) and torch.allclose(x[0], ref.permute(3, 0, 1, 2), atol=1e-5)
     assert clips.test_starts(32, 8, 4, 2) == [0, 3] and clips.window(10, 4, 4, 2).tolist() == [2, 6, 9, 9]

@@ -4,16 +4,17 @@ Pretraining (`train.samples`), evaluation (`eval.protocols` / `engine` / `probe`
 `benchmarks/loader.py` all read clips through this module:
 
 - sources: `VideoSet` (a dataset's manifest; frames from its clip store `data.store` when the
-  profile enables it, else decoded from the video files with decord) and `ArrayVideos` (tests);
+  profile enables it, else decoded from the video files, `DECODER`) and `ArrayVideos` (tests);
 - sampling: `window`, `random_window`, `test_starts` (indices into the stride-1 video, clamped to
   the last frame for short videos);
 - crops: `square_box` (a random square of the short side), `multiscale_box` (TSN / VideoMAE
   multi-scale crop), `test_crops`; boxes are (x0, y0, w, h) in source pixels, the geometry the
   motion caches take (`clipmotion.motion_for_clip`);
-- resize and normalise: OpenCV on uint8 frames (`crop_resize`, `resize_short`), then one lookup
-  table per channel to ImageNet-normalised float `[3, T, H, W]` (`normalize`): resizing once on
-  uint8 and normalising with the transpose folded in keeps the loader near the decoder's speed
-  (docs/benchmarks.md);
+- resize and normalise: OpenCV on uint8 frames (`crop_resize`, `resize_short`, one call per frame
+  straight into the output); pretraining clips stay uint8 `[T, H, W, 3]` through the DataLoader
+  and `model_input` normalises the batch where it lands (the GPU in training), so the loader
+  costs little beyond the decoder (docs/benchmarks.md); evaluation views are normalised by
+  `normalize_tchw` after their torchvision transforms;
 - evaluation banks: `load_bank` decodes a split once (short side resized) into a `ClipBank`;
   `TrainClips` / `test_views` draw its views.
 
@@ -34,6 +35,10 @@ from motionmvm.data.video import VideoError, read_frames
 from motionmvm.normalize import IMAGENET_MEAN, IMAGENET_STD
 
 # ---- sources ------------------------------------------------------------------------------------
+
+# The decoder of the clip path and of the clip store (same pixels either way): PyAV, decoding up to
+# the last frame a read needs and converting only the needed frames to RGB (data.video._read_pyav).
+DECODER = "pyav"
 
 
 class VideoSet:
@@ -80,7 +85,7 @@ class VideoSet:
         """uint8 [len(indices), H, W, 3] RGB frames of video i (all frames when indices is None)."""
         if self.store is not None:
             return self.store.frames(self.entries[i]["clip_id"], indices)
-        return read_frames(self.root / self.entries[i]["path"], indices)
+        return read_frames(self.root / self.entries[i]["path"], indices, backend=DECODER)
 
 
 class ArrayVideos:
@@ -124,14 +129,14 @@ def open_videos(cfg: dict, dataset: str, split: str | None = None,
     return VideoSet(root, split, store_dir_for(cfg, dataset))
 
 
-def read_union(videos, i: int, windows: list[np.ndarray]) -> list[np.ndarray]:
-    """Decode the frames of several windows of video i once (sorted, unique) -> one array per window."""
+def read_union(videos, i: int, windows: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Decode the frames of several windows of video i once (sorted, unique): (frames, per window
+    the positions of its frames in `frames`), so no window's frames are copied out."""
     if len(windows) == 1:
-        return [videos.read(i, windows[0].tolist())]
+        return videos.read(i, windows[0].tolist()), [np.arange(len(windows[0]))]
     uniq, inverse = np.unique(np.concatenate(windows), return_inverse=True)
-    frames = videos.read(i, uniq.tolist())
     sizes = np.cumsum([len(w) for w in windows])[:-1]
-    return [frames[inv] for inv in np.split(inverse, sizes)]
+    return videos.read(i, uniq.tolist()), np.split(inverse, sizes)
 
 
 # ---- temporal sampling --------------------------------------------------------------------------
@@ -191,30 +196,37 @@ def multiscale_box(h: int, w: int, scales, rng: np.random.Generator) -> tuple[in
 
 
 def _interp(scale: float) -> int:
-    return cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR  # area: antialiased shrinking
+    """Bilinear down to half size (VideoMAE's crops resize bilinearly, and area averaging costs
+    several times more per frame), area averaging below half (antialiased: no aliasing)."""
+    return cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
 
 
-def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
-    """uint8 [T, H, W, 3], box (x0, y0, w, h) -> uint8 [T, size, size, 3] (one OpenCV resize per frame)."""
+def crop_resize(frames: np.ndarray, box: tuple[int, int, int, int], size: int, order=None) -> np.ndarray:
+    """uint8 [F, H, W, 3], box (x0, y0, w, h) -> uint8 [T, size, size, 3]: frames `order` (default
+    all, in order) cropped and resized straight into the output (one OpenCV call per frame)."""
     x0, y0, bw, bh = box
-    crop = frames[:, y0:y0 + bh, x0:x0 + bw]
-    if (bh, bw) == (size, size):
-        return np.ascontiguousarray(crop)
-    out = np.empty((len(frames), size, size, 3), np.uint8)
+    order = range(len(frames)) if order is None else order
+    out = np.empty((len(order), size, size, 3), np.uint8)
     interp = _interp(size / min(bw, bh))
-    for t in range(len(frames)):
-        cv2.resize(crop[t], (size, size), dst=out[t], interpolation=interp)
+    for t, j in enumerate(order):
+        crop = frames[j, y0:y0 + bh, x0:x0 + bw]
+        if (bh, bw) == (size, size):
+            out[t] = crop
+        else:
+            cv2.resize(crop, (size, size), dst=out[t], interpolation=interp)
     return out
 
 
 def resize_short(frames: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [T, H, W, 3] -> short side `size` (aspect kept)."""
+    """uint8 [T, H, W, 3] -> short side `size` (aspect kept; area averaging whenever it shrinks,
+    as evaluation and the tokenizer did before the clip path was shared)."""
     _, h, w, _ = frames.shape
     s = size / min(h, w)
     nh, nw = max(size, round(h * s)), max(size, round(w * s))
     if (nh, nw) == (h, w):
         return frames
-    return np.stack([cv2.resize(f, (nw, nh), interpolation=_interp(s)) for f in frames])
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(f, (nw, nh), interpolation=interp) for f in frames])
 
 
 def centre_crop(frames: np.ndarray, size: int) -> np.ndarray:
@@ -224,18 +236,13 @@ def centre_crop(frames: np.ndarray, size: int) -> np.ndarray:
     return frames[:, y0:y0 + size, x0:x0 + size]
 
 
-# Per-channel lookup tables uint8 -> normalised float32: one gather per channel also does the
-# [T, H, W, 3] -> [3, T, H, W] transpose, with no float intermediate of the whole clip.
-_LUT = ((np.arange(256, dtype=np.float32)[None] / 255 - np.asarray(IMAGENET_MEAN, np.float32)[:, None])
-        / np.asarray(IMAGENET_STD, np.float32)[:, None])
-
-
-def normalize(frames: np.ndarray) -> torch.Tensor:
-    """uint8 [T, H, W, 3] -> float32 [3, T, H, W], ImageNet mean/std on [0, 1] pixels."""
-    out = np.empty((3, *frames.shape[:3]), np.float32)
-    for c in range(3):
-        np.take(_LUT[c], frames[..., c], out=out[c])
-    return torch.from_numpy(out)
+def model_input(video: torch.Tensor) -> torch.Tensor:
+    """A batch of pretraining clips as the loader yields them, uint8 [B, T, H, W, 3], -> the
+    model's float [B, 3, T, H, W], ImageNet-normalised. Runs where the batch lands (on the GPU
+    in training): the loader and the host-to-device copy move uint8, a quarter of the bytes."""
+    mean = torch.tensor(IMAGENET_MEAN, device=video.device).view(1, 3, 1, 1, 1) * 255
+    std = torch.tensor(IMAGENET_STD, device=video.device).view(1, 3, 1, 1, 1) * 255
+    return ((video.permute(0, 4, 1, 2, 3).float() - mean) / std).contiguous()
 
 
 def normalize_tchw(frames: torch.Tensor) -> torch.Tensor:
@@ -275,22 +282,23 @@ def test_crops(frames: torch.Tensor, size: int, num_crops: int) -> list[torch.Te
 def sample_clips(videos, i: int, *, num_frames: int, stride: int, size: int, rng: np.random.Generator,
                  repeats: int = 1, scales=(1.0,)) -> list[dict]:
     """`repeats` clips of video i, decoded once: each a random window and a random crop
-    (`multiscale_box`; scales (1.0,) = a square of the short side), resized to `size` and
-    normalised. -> [{video float [3, T, size, size], frames int64 [T], box (x0, y0, w, h)}].
-    Draw order per clip: window start, then crop; so one clip is what `repeats=1` gives."""
+    (`multiscale_box`; scales (1.0,) = a square of the short side), resized to `size`.
+    -> [{video uint8 [T, size, size, 3] (`model_input` normalises a batch), frames int64 [T],
+    box (x0, y0, w, h)}]. Draw order per clip: window start, then crop; so one clip is what
+    `repeats=1` gives."""
     n, (h, w) = videos.num_frames(i), videos.frame_hw(i)
     picks = []
     for _ in range(repeats):
         idx = random_window(n, num_frames, stride, rng)
         picks.append((idx, multiscale_box(h, w, scales, rng)))
-    frames = read_union(videos, i, [idx for idx, _ in picks])
-    return [{"video": normalize(crop_resize(fr, box, size)), "frames": idx, "box": box}
-            for fr, (idx, box) in zip(frames, picks)]
+    frames, orders = read_union(videos, i, [idx for idx, _ in picks])
+    return [{"video": torch.from_numpy(crop_resize(frames, box, size, order)), "frames": idx, "box": box}
+            for order, (idx, box) in zip(orders, picks)]
 
 
 def clip_at(videos, i: int, idx: np.ndarray, box: tuple[int, int, int, int], size: int) -> torch.Tensor:
-    """Frames `idx` of video i, cropped to `box`, resized to `size`, normalised: [3, T, size, size]."""
-    return normalize(crop_resize(videos.read(i, np.asarray(idx).tolist()), box, size))
+    """Frames `idx` of video i, cropped to `box`, resized to `size`: uint8 [T, size, size, 3]."""
+    return torch.from_numpy(crop_resize(videos.read(i, np.asarray(idx).tolist()), box, size))
 
 
 def tokenizer_tensor(frames: np.ndarray, size: int, input_downsample: int) -> torch.Tensor:

@@ -6,7 +6,8 @@ size, the video's sha256 from the manifest; the quarantined clips (the manifest'
 not decode here) with their reasons; and `hash` = sha256 of (manifest hash, store settings), the
 store's link in the manifest hash chain (a changed video changes the manifest hash and so this).
 
-Frames are decoded by `data.video.read_frames`, the decoder of the clip path, so a step that reads
+Frames are decoded by `data.video.read_frames` with the clip path's decoder (`data.clips.DECODER`,
+recorded in the settings), so a step that reads
 the store sees exactly the pixels it would decode (tests/test_clip_store.py). Readers check that
 the store was built from the dataset's current manifest and stop otherwise.
 """
@@ -22,7 +23,7 @@ from motionmvm.data.video import VideoError, read_frames
 from motionmvm.io import read_json, sha256_json, write_json
 
 FORMAT = 1
-SETTINGS = {"format": FORMAT, "layout": "uint8 RGB [F, H, W, 3] per clip", "decoder": "data.video.read_frames"}
+SETTINGS = {"format": FORMAT, "layout": "uint8 RGB [F, H, W, 3] per clip", "decoder": "pyav"}
 
 
 class StoreError(RuntimeError):
@@ -51,7 +52,7 @@ def build(dataset_dir: str | Path, out_dir: str | Path, enabled: bool = True, lo
     with open(tmp / "frames.u8", "wb") as f:  # empty when disabled
         for n, e in enumerate(ok, 1):
             try:
-                frames = read_frames(dataset_dir / e["path"])
+                frames = read_frames(dataset_dir / e["path"], backend=SETTINGS["decoder"])
             except VideoError as exc:  # listed, never replaced
                 quarantined.append({"clip_id": e["clip_id"], "reason": f"decode at store: {exc.reason}"
                                     + (f": {exc.detail}" if exc.detail else "")})

@@ -21,7 +21,7 @@ from motionmvm import methods
 from motionmvm.config import params_hash
 from motionmvm.io import atomic_torch_save, write_json
 from motionmvm.train import checkpoint as ckpt
-from motionmvm.data.clips import open_videos
+from motionmvm.data.clips import model_input, open_videos
 from motionmvm.train.samples import MaskedClips, collate
 from motionmvm.train.dist import DistInfo, cleanup, init_from_env
 from motionmvm.train.logs import CsvLog, plot_loss
@@ -169,6 +169,7 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
             loss_sum = 0.0
             for a in range(p["accum_steps"]):
                 batch = {k: v.to(dist.device, non_blocking=True) for k, v in next(batches).items()}
+                batch["video"] = model_input(batch["video"])  # uint8 from the loader, normalised here
                 sync = contextlib.nullcontext() if (not ddp or a == p["accum_steps"] - 1) else net.no_sync()
                 with sync, torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
                     out = net(batch)
