@@ -111,7 +111,7 @@ def main():
           f"{videos.num_frames(0)} frames at {w}x{h} (H.264, keyframe every 250), one thread")
     rows = [("bare decord (get_batch of the window)", bare_decord(videos, args.seconds))]
     for k in (1, 2, 4):
-        rows.append((f"project loader, k = {k} (batch {BATCH}, multi-scale crop, resize, normalise, mask)",
+        rows.append((f"project loader, k = {k} (batch {BATCH}: multi-scale crop, resize, mask; uint8)",
                      project_loader(videos, k, args.seconds)))
     base = rows[0][1][0] / rows[0][1][2]
     print(f"{'':66s} {'clips':>6s} {'clips/s':>8s} {'clips/CPU-s':>11s} {'vs decord':>9s}")
