@@ -52,6 +52,11 @@ def test_off_and_originals_deleted(tmp_path):
     assert off["videos"] == [] and resize.lookup(ds) is None
     build_manifest.build(ds, "a", min_frames=4, max_fraction=0.0)
     assert manifest.load(ds)[0]["path"] == "videos/clip0.mp4"
+    # sources already at or below the short side are used as they are (not re-encoded)
+    big = resize.run(ds, {**SETTINGS, "short_side": 48}, log=lambda _: None)
+    assert [r["out"] for r in big["videos"]] == [r["path"] for r in big["videos"]]
+    build_manifest.build(ds, "a", min_frames=4, max_fraction=0.0, short_side=48)
+    assert manifest.load(ds)[0]["path"] == "videos/clip0.mp4" and not list((ds / "videos_resized").glob("*.mp4"))
     s = resize.run(ds, {**SETTINGS, "keep_original": False}, log=lambda _: None)
     assert not list((ds / "videos").glob("*.mp4")) and not s["failed"]
     # the rerun keeps the copies made from the now-deleted sources

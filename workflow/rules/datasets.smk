@@ -25,3 +25,26 @@ rule prepare_dataset:
 # The real datasets the experiment of this profile names (pretraining and evaluation), once each.
 _USED_DATASETS = dict.fromkeys([EXP["pretrain_dataset"], *EXP["eval_datasets"]])
 ALL_TARGETS.extend(f"{DATA}/{d}/prepare.json" for d in _USED_DATASETS if d in REAL_DATASETS)
+
+
+# The manifest of a prepared real dataset: over its pre-resized videos when data.resize.short_side
+# is set (paper: 320), else over videos/ (the data_manifest rule does the same for synth datasets).
+rule data_manifest_prepared:
+    input:
+        f"{DATA}/{{dataset}}/prepare.json",
+        f"{DATA}/{{dataset}}/videos_resized",
+        f"{DATA}/{{dataset}}/trainlist01.txt",
+        f"{DATA}/{{dataset}}/testlist01.txt",
+    output:
+        f"{DATA}/{{dataset}}/manifest.jsonl",
+        f"{DATA}/{{dataset}}/manifest.json",
+    log:
+        f"{LOGS}/data_manifest/{{dataset}}.log",
+    params:
+        args=ARGS,
+    wildcard_constraints:
+        dataset="|".join(REAL_DATASETS),
+    conda:
+        CONDA_ENV
+    shell:
+        "motionmvm data manifest {params.args} --dataset {wildcards.dataset} > {log} 2>&1"

@@ -11,7 +11,8 @@ manifest hash covers both. A video that fails to decode is listed and quarantine
 never replaced. `short_side: 0` (off, e.g. the embedded datasets, made at their final size) writes
 resize.json alone and the manifest describes the original videos.
 
-Frames only shrink (a short side already at or below the target is re-encoded at its own size);
+Frames only shrink: a video whose short side is already at or below the target is used as it is
+(its record points at the original; e.g. the 112 px synth datasets under the paper profile);
 OpenCV's area interpolation, dimensions rounded to even (yuv420p). `keep_original: false` deletes
 each source once its resized copy is written (only for sources that no step declares as output).
 """
@@ -21,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import cv2
 
+from motionmvm.data.video import VideoError, probe
 from motionmvm.io import read_json, sha256_file, sha256_json, write_json
 
 DIR = "videos_resized"
@@ -84,11 +86,20 @@ def run(dataset_dir: str | Path, settings: dict, log=print) -> dict:
         out_rel = resized_path(rel)
         prev = done.get(rel)
         src_sha = sha256_file(src) if src.exists() else None
-        if prev and (dataset_dir / out_rel).exists() and src_sha in (prev["source_sha256"], None):
+        if prev and (dataset_dir / prev["out"]).exists() and src_sha in (prev["source_sha256"], None):
             records.append(prev)  # unchanged source (or already removed after resizing): keep
             continue
         if src_sha is None:
             records.append({"path": rel, "reason": "missing"})
+            continue
+        try:
+            info = probe(src)
+        except VideoError as exc:
+            records.append({"path": rel, "reason": f"{exc.reason}: {exc.detail}" if exc.detail else exc.reason})
+            continue
+        if min(info.height, info.width) <= settings["short_side"]:  # small enough: used as it is
+            records.append({"path": rel, "out": rel, "source_sha256": src_sha, "sha256": src_sha,
+                            "frames": info.frames, "width": info.width, "height": info.height})
             continue
         try:
             info = resize_video(src, dataset_dir / out_rel, settings["short_side"], settings["crf"], settings["gop"])
