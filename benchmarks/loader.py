@@ -1,8 +1,10 @@
 """Clips/s per core of the pretraining loader at paper geometry, against bare decord.
 
 16 x 224 x 224 clips at stride 4 from 320p H.264 videos (VideoMAE's K400 input), multi-scale crop
-[1, .875, .75, .66]. Measured in one process with one thread (decord, OpenCV and torch), so clips
-per CPU second is clips/s per core; process CPU time is the robust figure on a shared machine.
+[1, .875, .75, .66]. Measured in one process with one thread (decord, PyAV, OpenCV and torch), so
+clips per CPU second is clips/s per core; process CPU time is the robust figure on a shared machine.
+The loader yields uint8 clips; their normalisation runs on the training device (`clips.model_input`)
+and is not timed here.
 
 - bare decord: `VideoReader(path, num_threads=1).get_batch(window)` per clip, nothing else;
 - the project's loader: what `motionmvm pretrain` iterates (DataLoader over `train.samples.MaskedClips`
