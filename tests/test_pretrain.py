@@ -147,6 +147,14 @@ def test_resume_refuses_a_checkpoint_of_other_settings(project, reference, tmp_p
         pretrain(cfg, "videomae", "synth", 3, run_dir=tmp_path)
 
 
+def test_batch_not_divisible_by_repeated_sampling_is_refused(tmp_path, capsys):
+    from motionmvm.cli import main
+
+    params = write_params(tmp_path, "smoke", pretrain={"batch_size": 3, "repeated_sampling": 2})
+    assert main(["pretrain", "--params", str(params), "--method", "videomae", "--seed", "0"]) == 2
+    assert "not a multiple of pretrain.repeated_sampling" in capsys.readouterr().err
+
+
 def test_unknown_method_is_refused(project, capsys):
     from motionmvm.cli import main
 
