@@ -1,5 +1,5 @@
 """Evaluation datasets on disk for tests: real H.264 clips (PyAV) whose colour is the class, with
-classInd.txt and a manifest holding one quarantined clip."""
+classInd.txt, a manifest holding one quarantined clip, and the clip store."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from motionmvm.data import manifest
+from motionmvm.data import manifest, store
 
 
 def write_clip(path: Path, cls: int, rng, frames=12, size=32):
@@ -45,3 +45,5 @@ def make_dataset(root: Path, name: str, classes: list[str], per_split: dict, see
                         domain=name, frames=0, fps=0, width=0, height=0, size=0, sha256="", status="quarantined",
                         reason="zero bytes"))
     manifest.write(d, entries)
+    # the clip store the smoke profile's steps read (data.store.enabled), as `motionmvm data store` writes it
+    store.build(d, root / "cache" / "smoke" / name / "clips", log=lambda _: None)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from motionmvm.eval.clips import ClipBank
+from motionmvm.data.clips import ClipBank
 
 
 class TinyEncoder(nn.Module):

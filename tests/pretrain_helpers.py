@@ -11,8 +11,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def write_videos(dataset_dir: Path, n: int = 6, frames: int = 10, size: tuple[int, int] = (40, 48),
-                 seed: int = 0) -> None:
-    """n small mp4 clips (moving squares over noise) plus manifest.jsonl / manifest.json."""
+                 seed: int = 0, store: bool = True) -> None:
+    """n small mp4 clips (moving squares over noise) plus manifest.jsonl / manifest.json and, when
+    `store`, the clip store the steps read (`<root>/cache/<profile>/<dataset>/clips` for a dataset
+    at `<root>/data/<profile>/<dataset>`, as data.store.enabled asks in the smoke profile)."""
     import av
 
     from motionmvm.data import manifest
@@ -39,6 +41,11 @@ def write_videos(dataset_dir: Path, n: int = 6, frames: int = 10, size: tuple[in
                         "split": "train", "domain": "a", "frames": frames, "fps": 10.0, "width": w,
                         "height": h, "size": 0, "sha256": "", "status": "ok", "reason": ""})
     manifest.write(dataset_dir, entries)
+    if store:
+        from motionmvm.data import store as clip_store
+
+        root, profile = dataset_dir.parents[2], dataset_dir.parent.name
+        clip_store.build(dataset_dir, root / "cache" / profile / dataset_dir.name / "clips", log=lambda _: None)
 
 
 def write_params(tmp: Path, profile: str = "smoke", **sections) -> Path:

@@ -266,7 +266,7 @@ def test_signed_summary_verifies_and_catches_a_later_forgery(tree, capsys):
 def test_selection_and_draw_rules_match_the_evaluation(real):
     """The audit restates load_bank's capped subsample and draw_shots' draws; on honest data both
     give the evaluation's clips (a divergence would fail every honest run)."""
-    from motionmvm.eval.clips import load_bank
+    from motionmvm.data.clips import load_bank
     from motionmvm.eval.probe import draw_shots
     from motionmvm.report import audit_clips
 

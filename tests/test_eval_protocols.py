@@ -22,7 +22,7 @@ PROBE = {"C": 1.0, "max_iter": 300, "max_train_clips": 0, "max_test_clips": 0}
 
 
 def make_cfg():
-    return {"profile": "smoke", "paths": {}, "eval": {
+    return {"profile": "smoke", "paths": {}, "data": {"store": {"enabled": False}}, "eval": {
         "threads": 1, "stride": 2, "batch_size": 8, "finetune": FT, "linear_probe": PROBE,
         "fewshot": {**PROBE, "dataset": "synth_mimed", "k": 2, "draws": 3}}}
 
@@ -35,7 +35,7 @@ def doubles(monkeypatch, tmp_path):
     ddir = fake_dataset_dir(tmp_path)
     for split, bank in banks.items():  # what load_bank records of its selection
         bank.selection = {"dataset": str(ddir), "split": split, "max_clips": 0, "seed": 0}
-    monkeypatch.setattr(protocols, "load_bank", lambda d, split, size, max_clips, seed, classes=None: banks[split])
+    monkeypatch.setattr(protocols, "load_bank", lambda d, split, size, max_clips, seed, store_dir=None, classes=None: banks[split])
     monkeypatch.setattr(protocols, "_has_split", lambda d, split: True)
     ckpt = {"model": "tiny", "config": {}, "state_dict": {}}
     monkeypatch.setattr(enc_mod, "read_checkpoint", lambda path: ckpt)

@@ -21,7 +21,7 @@ from motionmvm import config, experiments
 from motionmvm.data import build_manifest, manifest
 from motionmvm.datasets import classlists
 from motionmvm.datasets.prepare import prepare
-from motionmvm.eval import clips
+from motionmvm.data import clips
 from motionmvm.eval import encoder as enc_mod
 from motionmvm.eval import protocols
 from motionmvm.report import reported

@@ -144,7 +144,7 @@ def test_pmr_rises_every_iteration_inside_the_first_epoch(project):
     """The paper raises the ratios "by the iterations": the loop's sample keys carry the progress
     step / steps_per_epoch, and a clip half-way through epoch 0 is masked more than the first one."""
     from motionmvm.masking import pmr
-    from motionmvm.train.clips import MaskedClips
+    from motionmvm.train.samples import MaskedClips
     from motionmvm.train.order import StepOrder
 
     order = StepOrder(40, seed=0, batch=2, accum=2, world=1, rank=0, total_steps=30)

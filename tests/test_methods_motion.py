@@ -102,7 +102,8 @@ def test_mgm_guidance_chooses_its_motion_cache():
 def test_mgm_flow_guidance_reads_the_flow_cache_and_follows_it(tmp_path):
     """masking.mgm.guidance: flow with only a flow cache on disk: the block sits on the moving
     corner (bottom right) from the second token step on, and the real loop pretrains."""
-    from motionmvm.train.clips import ManifestVideos, MaskedClips
+    from motionmvm.data.clips import VideoSet
+    from motionmvm.train.samples import MaskedClips
 
     params = write_params(tmp_path, "smoke", pretrain={"epochs": 1, "threads": 1},
                           masking={"mgm": {"guidance": "flow"}})
@@ -115,7 +116,7 @@ def test_mgm_flow_guidance_reads_the_flow_cache_and_follows_it(tmp_path):
                     flow=flow, scale=np.array(100.0))
     spec, p = methods.get("mgm"), cfg["pretrain"]
     grid = (p["frames"] // 2, p["size"] // cfg["model"]["patch"], p["size"] // cfg["model"]["patch"])
-    clips = MaskedClips(ManifestVideos(tmp_path / "data" / "smoke" / "synth"), spec, grid=grid,
+    clips = MaskedClips(VideoSet(tmp_path / "data" / "smoke" / "synth", "train"), spec, grid=grid,
                         num_frames=p["frames"], stride=p["stride"], size=p["size"], seed=0,
                         masking_cfg=cfg["masking"],
                         motion_root=tmp_path / "cache" / "smoke" / "synth" / "motion")

@@ -69,8 +69,7 @@ def test_run_writes_every_output(reference):
     assert m["steps"] == 12 and m["provenance"]["dataset"]["manifest_hash"]
 
 
-def test_sigkill_at_a_random_step_then_resume_is_bitwise_identical(project, reference):
-    tmp, params = project
+def _kill_then_resume(tmp, params, reference):
     run = tmp / "killed"
     kill_after = random.Random().randint(3, 9)
     proc = subprocess.Popen(_cmd(params, run_dir=run), env=_env(), cwd=tmp,
@@ -95,6 +94,26 @@ def test_sigkill_at_a_random_step_then_resume_is_bitwise_identical(project, refe
     for k in ca["model"]:
         assert torch.equal(ca["model"][k], cb["model"][k])
     assert [r["loss"] for r in _rows(run / "log.csv")] == [r["loss"] for r in _rows(reference / "log.csv")]
+
+
+def test_sigkill_at_a_random_step_then_resume_is_bitwise_identical(project, reference):
+    _kill_then_resume(*project, reference)
+
+
+def test_repeated_sampling_accounting_and_exact_resume(tmp_path_factory):
+    """k = 2 clips per decoded video, batch 4 clips = 2 videos per step: an epoch (every video once,
+    as 2 clips) is 4 steps; 3 epochs = 12 steps. A kill and resume gives the same weights."""
+    import json
+
+    tmp = tmp_path_factory.mktemp("repeated")
+    params = write_params(tmp, "smoke", pretrain={**SETTINGS["pretrain"], "batch_size": 4, "repeated_sampling": 2},
+                          model=SETTINGS["model"])
+    write_videos(tmp / "data" / "smoke" / "synth", n=8)
+    subprocess.run(_cmd(params), check=True, env=_env(), cwd=tmp, capture_output=True)
+    reference = tmp / "runs" / "smoke" / "pretrain" / "videomae" / "seed3"
+    m = json.loads((reference / "metrics.json").read_text())
+    assert (m["steps"], m["steps_per_epoch"], m["global_batch"], m["repeated_sampling"]) == (12, 4, 4, 2)
+    _kill_then_resume(tmp, params, reference)
 
 
 def test_sigterm_writes_a_checkpoint_and_exits(project):
@@ -122,10 +141,18 @@ def test_resume_refuses_a_checkpoint_of_other_settings(project, reference, tmp_p
 
     tmp, _ = project
     cfg = config.load(write_params(tmp_path, "smoke", model=SETTINGS["model"], pretrain={"epochs": 4, "threads": 1}))
-    cfg["paths"]["data"] = str(tmp / "data")
+    cfg["paths"]["data"], cfg["paths"]["cache"] = str(tmp / "data"), str(tmp / "cache")
     shutil.copy(reference / "checkpoint.pt", tmp_path / "checkpoint.pt")
     with pytest.raises(RuntimeError, match="was written with params_hash"):
         pretrain(cfg, "videomae", "synth", 3, run_dir=tmp_path)
+
+
+def test_batch_not_divisible_by_repeated_sampling_is_refused(tmp_path, capsys):
+    from motionmvm.cli import main
+
+    params = write_params(tmp_path, "smoke", pretrain={"batch_size": 3, "repeated_sampling": 2})
+    assert main(["pretrain", "--params", str(params), "--method", "videomae", "--seed", "0"]) == 2
+    assert "not a multiple of pretrain.repeated_sampling" in capsys.readouterr().err
 
 
 def test_unknown_method_is_refused(project, capsys):

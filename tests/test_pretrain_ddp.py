@@ -14,7 +14,7 @@ from pretrain_helpers import REPO, write_params
 SCRIPT = """
 import sys, numpy as np
 from motionmvm import config
-from motionmvm.train.clips import ArrayVideos
+from motionmvm.data.clips import ArrayVideos
 from motionmvm.train.loop import pretrain
 params, run, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 cfg = config.load(params, "smoke")

@@ -7,7 +7,7 @@ import torch
 
 from motionmvm import config
 from motionmvm.train import accounting
-from motionmvm.train.clips import ArrayVideos
+from motionmvm.data.clips import ArrayVideos
 from motionmvm.train.loop import pretrain
 from pretrain_helpers import write_params
 

@@ -105,4 +105,5 @@ def test_mgm_flow_guidance_makes_the_rule_read_the_flow_cache(tmp_path):
     raw["masking"]["mgm"]["guidance"] = "flow"
     out = _dry_run(tmp_path, ["runs/smoke/pretrain/mgm/seed0/metrics.json"],
                    yaml.safe_dump(raw, sort_keys=False))
-    assert _rule_inputs(out)["mgm"] == {"data/smoke/synth/manifest.json", "cache/smoke/synth/motion/flow"}
+    assert _rule_inputs(out)["mgm"] == {"data/smoke/synth/manifest.json", "cache/smoke/synth/clips",
+                                        "cache/smoke/synth/motion/flow"}

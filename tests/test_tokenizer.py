@@ -166,12 +166,15 @@ def test_tokenizer_cli_train_and_encode(project):
     argv = ["--params", "params.yaml", "--profile", "smoke", "--dataset", "synth"]
     with pytest.raises(FileNotFoundError, match="run `motionmvm tokenizer train"):
         main(["tokenizer", "encode", *argv])
+    assert main(["tokenizer", "train", *argv]) == 1  # the smoke profile reads the clip store: none yet
+    assert main(["data", "store", *argv]) == 0
     assert main(["tokenizer", "train", *argv]) == 0
     run = project / "runs" / "smoke" / "tokenizer" / "synth"
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("psnr", "psnr_init", "perplexity", "dead_codes", "codes_used", "curve", "provenance"):
         assert key in metrics
     assert metrics["train_clips"] == 2 and metrics["eval_clips"] == 1
+    assert metrics["provenance"]["dataset"]["store_hash"]
     assert 1.0 <= metrics["perplexity"] <= metrics["n_codes"] and np.isfinite(metrics["psnr"])
     ckpt = torch.load(run / "tokenizer.pt", weights_only=True)
     assert ckpt["kind"] == "vqvae3d" and ckpt["preprocess"]["size"] == 32
@@ -188,7 +191,7 @@ def test_tokenizer_cli_train_and_encode(project):
 
     # the stored ids are the loaded tokenizer applied to the preprocessed clip
     from motionmvm.data.video import read_frames
-    from motionmvm.tokenizer.clips import to_tensor
+    from motionmvm.data.clips import tokenizer_tensor as to_tensor
     from motionmvm.tokenizer.train import load
     model, _ = load(run / "tokenizer.pt")
     assert model.cfg.n_codes == t["n_codes"] == 32

@@ -13,6 +13,7 @@ import sys
 import motionmvm
 from motionmvm.common_args import add_config_args, load_config
 from motionmvm.config import ConfigError
+from motionmvm.data.store import StoreError
 
 # Package areas that define `<area>/cli.py` (alphabetical: the order of `motionmvm --help`).
 CLI_AREAS = ("data", "datasets", "eval", "interop", "launch", "masking", "motion", "report", "tokenizer", "train")
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"motionmvm: {exc}", file=sys.stderr)
         return 2
+    except StoreError as exc:  # a clip store missing or stale: the message names the step to run
+        print(f"motionmvm: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -50,6 +50,15 @@ def gpu_name() -> str | None:
         return None
 
 
+def _store_index(cfg: dict, dataset_dir: Path) -> dict | None:
+    """The index of the clip store the steps read for this dataset (data.store), if any."""
+    cache = cfg.get("paths", {}).get("cache")
+    if cache is None:  # a partial config (test doubles) names no cache
+        return None
+    d = Path(cache) / cfg["profile"] / dataset_dir.name / "clips"
+    return read_json(d / "index.json") if (d / "index.json").exists() else None
+
+
 def record(cfg: dict, *, dataset_dir: str | Path | None = None,
            motion_settings: list[str | Path] | None = None,
            checkpoint: str | Path | None = None, seed: int | None = None,
@@ -76,6 +85,9 @@ def record(cfg: dict, *, dataset_dir: str | Path | None = None,
     if dataset_dir is not None:
         prov["dataset"] = {"dir": str(dataset_dir),
                            "manifest_hash": read_json(Path(dataset_dir) / "manifest.json")["hash"]}
+        store = _store_index(cfg, Path(dataset_dir))
+        if store is not None:  # the clip store's link in the chain (on or off)
+            prov["dataset"]["store_hash"] = store["hash"]
     if motion_settings:
         prov["motion"] = {str(p): read_json(p)["settings_hash"] for p in motion_settings}
     if checkpoint is not None:

@@ -78,7 +78,7 @@ def datasets_used(cfg):
 
 
 def pretrain_inputs(wildcards):
-    """Input function of the pretrain rules: the dataset manifest, the motion cache directories
+    """Input function of the pretrain rules: the dataset manifest, its clip store, the motion cache directories
     the method's masking or target reads under the params (`spec.motion_caches`: e.g. mgm reads
     `flow` when masking.mgm.guidance is flow) and its token targets directory: the directory
     outputs of the motion and tokenizer_encode rules (a file inside a directory output cannot be
@@ -87,7 +87,7 @@ def pretrain_inputs(wildcards):
 
     dataset = EXP["pretrain_dataset"]
     spec = methods.get(wildcards.method)
-    inputs = [f"{DATA}/{dataset}/manifest.json",
+    inputs = [f"{DATA}/{dataset}/manifest.json", f"{CACHE}/{dataset}/clips",
               *(f"{CACHE}/{dataset}/motion/{k}" for k in spec.motion_caches(CFG.get("masking")))]
     if spec.target == "tokens":
         inputs.append(f"{CACHE}/{dataset}/{spec.tokens_dir}")
@@ -149,10 +149,10 @@ def frozen_outputs():
 
 
 def frozen_data(wildcards):
-    """The manifests the frozen-feature run reads."""
+    """The manifests and clip stores the frozen-feature run reads."""
     ev = CFG["eval"]
     names = dict.fromkeys([*ev["linear_probe"]["datasets"], *ev["fewshot"]["datasets"]])
-    return [f"{DATA}/{d}/manifest.json" for d in names]
+    return [f"{DATA}/{d}/manifest.json" for d in names] + [f"{CACHE}/{d}/clips" for d in names]
 
 
 def pretrain_metrics():

@@ -24,14 +24,19 @@ rule prepare_dataset:
         "motionmvm prepare {params.args} --dataset {wildcards.dataset} --no-progress > {log} 2>&1"
 
 
-rule dataset_manifest:
+# The manifest of a prepared real dataset: over its pre-resized videos when data.resize.short_side
+# is set (paper: 320), else over videos/ (the data_manifest rule does the same for synth datasets).
+rule data_manifest_prepared:
     input:
         f"{DATA}/{{dataset}}/prepare.json",
+        f"{DATA}/{{dataset}}/videos_resized",
+        f"{DATA}/{{dataset}}/trainlist01.txt",
+        f"{DATA}/{{dataset}}/testlist01.txt",
     output:
         f"{DATA}/{{dataset}}/manifest.jsonl",
         f"{DATA}/{{dataset}}/manifest.json",
     log:
-        f"{LOGS}/dataset_manifest/{{dataset}}.log",
+        f"{LOGS}/data_manifest/{{dataset}}.log",
     params:
         args=ARGS,
     wildcard_constraints:

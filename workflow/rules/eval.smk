@@ -27,6 +27,7 @@ rule eval_finetune:
     input:
         encoder=eval_encoder("finetune", EVAL, EVAL_REFS),
         data=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         **eval_run_outputs(EVAL, "finetune"),
     log:
@@ -48,6 +49,7 @@ rule eval_finetune_scratch:
     input:
         encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
         data=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         **eval_run_outputs(EVAL, "finetune", method="{supervised}"),
         encoder=f"{EVAL}/finetune/{{supervised}}/{{dataset}}/seed{{seed}}/encoder.pt",
@@ -68,6 +70,7 @@ rule eval_mar:
     input:
         encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
         data=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         **eval_run_outputs(EVAL, "mar_finetune", method="mar_r{percent}"),
     log:
@@ -115,6 +118,8 @@ rule eval_domain_adapt:
         encoder=eval_encoder("domain_adapt", EVAL, EVAL_REFS),
         source=f"{DATA}/{{source}}/manifest.json",
         target=f"{DATA}/{{target}}/manifest.json",
+        source_clips=f"{CACHE}/{{source}}/clips",
+        target_clips=f"{CACHE}/{{target}}/clips",
     output:
         **eval_run_outputs(EVAL, "domain_adapt", dataset="{source}-to-{target}"),
     log:

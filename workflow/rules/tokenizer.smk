@@ -15,6 +15,7 @@ localrules:
 rule tokenizer_train:
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
         metrics=f"{RUNS}/tokenizer/{{dataset}}/metrics.json",
@@ -35,6 +36,7 @@ rule tokenizer_train:
 rule tokenizer_encode:
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
         model=f"{RUNS}/tokenizer/{{dataset}}/tokenizer.pt",
     output:
         directory(f"{CACHE}/{{dataset}}/tokens"),
@@ -54,6 +56,7 @@ rule tokenizer_encode:
 rule tokenizer2d_train:
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
     output:
         model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
         metrics=f"{RUNS}/tokenizer2d/{{dataset}}/metrics.json",
@@ -74,6 +77,7 @@ rule tokenizer2d_train:
 rule tokenizer2d_encode:
     input:
         manifest=f"{DATA}/{{dataset}}/manifest.json",
+        clips=f"{CACHE}/{{dataset}}/clips",
         model=f"{RUNS}/tokenizer2d/{{dataset}}/tokenizer.pt",
     output:
         directory(f"{CACHE}/{{dataset}}/tokens2d"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from motionmvm.data import manifest, video
+from motionmvm.data import manifest, resize, video
 from motionmvm.io import sha256_file
 
 
@@ -81,20 +81,52 @@ def check(job: tuple) -> dict:
     return entry
 
 
+def _resized_items(dataset_dir: Path, items: list[dict], summary: dict) -> tuple[list[dict], list[dict]]:
+    """(items pointing at their resized copies, with the source's sha256; entries of the videos the
+    resize step could not read, quarantined with its reason)."""
+    by_path = {r["path"]: r for r in summary["videos"]}
+    out, failed = [], []
+    for item in items:
+        rec = by_path.get(item["path"])
+        if rec is None:
+            raise ValueError(f"{dataset_dir}: {item['path']} is listed but not in {resize.DIR}/resize.json: "
+                             f"rerun `motionmvm data resize --dataset {dataset_dir.name}`")
+        if "reason" in rec:
+            failed.append({**item, "clip_id": Path(item["path"]).stem, "domain": "", "frames": 0, "fps": 0.0,
+                           "width": 0, "height": 0, "size": 0, "sha256": "", "status": "quarantined",
+                           "reason": f"resize: {rec['reason']}"})
+        else:
+            out.append({**item, "path": rec["out"], "source_sha256": rec["source_sha256"]})
+    return out, failed
+
+
 def build(dataset_dir: str | Path, domain: str, min_frames: int, max_fraction: float, workers: int = 1,
-          split: int = 1) -> dict:
+          short_side: int = 0, split: int = 1) -> dict:
     """Write manifest.jsonl/manifest.json for `dataset_dir` (split lists of official split
-    `split`); raises QuarantineError above the limit."""
+    `split`); raises QuarantineError above the limit.
+
+    short_side > 0: the videos were pre-resized (`data.resize`, `motionmvm data resize`); the
+    manifest describes the resized copies, and its summary records resize.json's hash."""
     dataset_dir = Path(dataset_dir)
-    jobs = [(str(dataset_dir), item, domain, min_frames) for item in read_lists(dataset_dir, split)]
+    items, failed, extra = read_lists(dataset_dir, split), [], {}
+    if short_side:
+        summary = resize.lookup(dataset_dir)
+        if summary is None or summary["settings"]["short_side"] != short_side:
+            raise ValueError(f"{dataset_dir}: data.resize.short_side is {short_side} but {resize.DIR}/resize.json "
+                             f"is absent or made at another size: run `motionmvm data resize --dataset {dataset_dir.name}`")
+        items, failed = _resized_items(dataset_dir, items, summary)
+        failed = [{**e, "domain": domain} for e in failed]
+        extra = {"resize": {"short_side": short_side, "hash": summary["hash"]}}
+    jobs = [(str(dataset_dir), item, domain, min_frames) for item in items]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             entries = list(pool.map(check, jobs, chunksize=8))
     else:
         entries = [check(j) for j in jobs]
+    entries += failed
     bad = [e for e in entries if e["status"] != "ok"]
     if entries and len(bad) / len(entries) > max_fraction:
         listing = "\n  ".join(f"{e['path']}: {e['reason']}" for e in bad)
         raise QuarantineError(f"{dataset_dir}: {len(bad)} of {len(entries)} videos quarantined, more than "
                               f"data.max_quarantine_fraction={max_fraction}:\n  {listing}")
-    return manifest.write(dataset_dir, entries)
+    return manifest.write(dataset_dir, entries, extra)

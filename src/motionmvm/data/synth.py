@@ -127,24 +127,29 @@ def render_clip(name: str, ds: dict, class_name: str, rng: np.random.Generator) 
     return frames, gt
 
 
-def encode_h264(frames: np.ndarray, path: str | Path, fps: int, crf: int) -> None:
-    """Write `[F, H, W, 3]` uint8 RGB frames as H.264 mp4 (yuv420p) atomically.
+def encode_h264(frames, path: str | Path, fps, crf: int, gop: int | None = None) -> None:
+    """Write uint8 RGB frames (`[F, H, W, 3]` or any iterable of `[H, W, 3]`, streamed) as H.264
+    mp4 (yuv420p) atomically; `gop`: frames between keyframes (None: the encoder context's 12).
 
     Single-threaded libx264 and no B-frames: the output is byte-identical for identical frames.
     """
+    import itertools
+
     import av
 
-    f, h, w, _ = frames.shape
+    frames = iter(frames)
+    first = next(frames)
+    h, w, _ = first.shape
     if h % 2 or w % 2:
         raise ValueError(f"yuv420p needs even frame sizes, got {w}x{h}")
+    params = "bframes=0:threads=1:sliced-threads=0" + (f":keyint={gop}" if gop else "")
     with atomic_path(path) as tmp:
         with av.open(str(tmp), "w", format="mp4") as container:
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             stream.codec_context.thread_count = 1
-            stream.options = {"crf": str(crf), "preset": "medium", "threads": "1",
-                              "x264-params": "bframes=0:threads=1:sliced-threads=0"}
-            for frame in frames:
+            stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "x264-params": params}
+            for frame in itertools.chain([first], frames):
                 for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                     container.mux(packet)
             for packet in stream.encode():

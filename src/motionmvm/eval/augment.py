@@ -7,16 +7,9 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
+from motionmvm.data.clips import normalize_tchw as normalize  # the clip path's normalisation
 from motionmvm.normalize import IMAGENET_MEAN as MEAN  # eval.mar and tests import these names
 from motionmvm.normalize import IMAGENET_STD as STD
-
-
-def normalize(frames: torch.Tensor) -> torch.Tensor:
-    """frames: uint8 [T, 3, H, W] -> float [3, T, H, W] normalised."""
-    x = frames.float().div_(255)
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(STD).view(1, 3, 1, 1)
-    return ((x - mean) / std).permute(1, 0, 2, 3).contiguous()
 
 
 class TrainTransform:
@@ -44,21 +37,3 @@ class TrainTransform:
         if self.erase is not None:
             x = self.erase(x.permute(1, 0, 2, 3)).permute(1, 0, 2, 3).contiguous()
         return x
-
-
-def test_crops(frames: torch.Tensor, size: int, num_crops: int) -> list[torch.Tensor]:
-    """uint8 [T, 3, H, W] (short side already `size`) -> num_crops tensors [3, T, size, size]
-    evenly spaced along the long side (VideoMAE's 3-crop test: left/centre/right or top/middle/bottom)."""
-    t, _, h, w = frames.shape
-    if min(h, w) < size:
-        raise ValueError(f"frames {h}x{w} are smaller than the crop {size}")
-    out = []
-    for i in range(num_crops):
-        frac = 0.5 if num_crops == 1 else i / (num_crops - 1)
-        y0, x0 = round((h - size) * frac), round((w - size) * frac)
-        if h > w:
-            x0 = (w - size) // 2
-        else:
-            y0 = (h - size) // 2
-        out.append(normalize(frames[:, :, y0:y0 + size, x0:x0 + size]))
-    return out

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from motionmvm.eval.clips import ClipBank, TrainClips, collate_repeats, test_views
+from motionmvm.data.clips import ClipBank, TrainClips, collate_repeats, test_views
 from motionmvm.eval.recipe import ClipMixup, build_optimizer, lr_at, set_lr, soft_cross_entropy
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionmvm.eval.clips import ClipBank, test_views
+from motionmvm.data.clips import ClipBank, test_views
 from motionmvm.io import atomic_path
 
 

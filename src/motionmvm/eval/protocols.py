@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from motionmvm.eval import encoder as enc_mod
-from motionmvm.eval.clips import load_bank
+from motionmvm.data.clips import load_bank, store_dir_for
 from motionmvm.eval.engine import classification_loss, device, fit, make_train_loader, predict
 from motionmvm.eval.flops import count_gflops
 from motionmvm.eval.outputs import write_run
@@ -20,6 +20,11 @@ def _setup(seed: int, threads: int) -> float:
     if threads:
         torch.set_num_threads(threads)
     return time.time()
+
+
+def _store(cfg: dict, dataset_dir: Path):
+    """The clip store of data/P/<dataset> when the profile enables it (data.clips.store_dir_for)."""
+    return store_dir_for(cfg, Path(dataset_dir).name)
 
 
 def _has_split(dataset_dir: Path, split: str) -> bool:
@@ -51,7 +56,7 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     encoder = enc_mod.build_encoder(ckpt, pretrained=not fresh, seed=seed, **drop)
     frames, size = enc_mod.input_shape(encoder)
     stride = ev["stride"]
-    train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed,
+    train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed, _store(cfg, dataset_dir),
                       classes=class_list.source_map() if class_list else None)
     model = enc_mod.VideoClassifier(encoder, enc_mod.embed_dim(encoder), len(train.class_names),
                                     ft["head_dropout"], enc_mod.head_kind(ckpt["model"]),
@@ -63,7 +68,7 @@ def finetune(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, o
     history = fit(model, classification_loss, loader, ft, len(train.class_names), enc_mod.num_layers(encoder),
                   epochs, log, checkpoint=out_dir / "checkpoint.pt")
     test_dir = eval_classes_from or dataset_dir
-    test = load_bank(test_dir, "test", size, ft["max_test_clips"], seed,
+    test = load_bank(test_dir, "test", size, ft["max_test_clips"], seed, _store(cfg, test_dir),
                      classes=class_list.target_map() if class_list else None)
     labels, eval_classes = _map_labels(test, train.class_names) if eval_classes_from else (test.labels, None)
     probs, throughput = predict(model, test, frames, stride, size, ft["test_clips"], ft["test_crops"], ev["batch_size"])
@@ -115,7 +120,7 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
     frames, size = enc_mod.input_shape(encoder)
     grid, tubelet, patch = tuple(encoder.cfg.grid), encoder.cfg.tubelet, encoder.cfg.patch
     dim = enc_mod.embed_dim(encoder)
-    train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed)
+    train = load_bank(dataset_dir, "train", size, ft["max_train_clips"], seed, _store(cfg, dataset_dir))
     k = len(train.class_names)
     bridge = models.build(BRIDGE, embed_dim=dim, num_classes=k, **mc["bridge"])
     # MAR starts its reconstruction branch from the videomae decoder, so it takes the pretraining's
@@ -139,7 +144,7 @@ def mar_finetune(cfg: dict, *, dataset_dir: Path, encoder_path: Path, out_dir: P
     history = fit(model, mar_loss_fn(masks, recon_weight, tubelet, patch), loader, ft, k,
                   enc_mod.num_layers(encoder), ft["epochs"], log, checkpoint=out_dir / "checkpoint.pt",
                   rngs={"masks": masks.rng})
-    test = load_bank(dataset_dir, "test", size, ft["max_test_clips"], seed)
+    test = load_bank(dataset_dir, "test", size, ft["max_test_clips"], seed, _store(cfg, dataset_dir))
 
     def forward(x):
         return model(x, masks.test(len(x)).to(x.device), reconstruct=False)[0]
@@ -189,7 +194,7 @@ def linear_probe(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Pat
     encoder = _frozen(method, encoder_path, seed)
     frames, size = enc_mod.input_shape(encoder)
     ident = [sha256_file(encoder_path), method, seed, frames, size, ev["stride"]]
-    banks = {s: load_bank(dataset_dir, s, size, lp[f"max_{s}_clips"], seed) for s in ("train", "test")}
+    banks = {s: load_bank(dataset_dir, s, size, lp[f"max_{s}_clips"], seed, _store(cfg, dataset_dir)) for s in ("train", "test")}
     feats = {s: _features(cfg, encoder, b, ident + [s, len(b)], cache_dir / f"{s}.npz", frames, size)
              for s, b in banks.items()}
     k = len(banks["train"].class_names)
@@ -219,7 +224,7 @@ def fewshot(cfg: dict, *, method: str, dataset_dir: Path, encoder_path: Path, ou
     # Shots come from the train split; a test-only dataset (Mimetics is one) draws them from its
     # test split and scores the remaining clips (every draw then scores the same number of clips).
     splits = ("train", "test") if _has_split(dataset_dir, "train") else ("test",)
-    banks = {s: load_bank(dataset_dir, s, size, fs[f"max_{s}_clips"], seed) for s in splits}
+    banks = {s: load_bank(dataset_dir, s, size, fs[f"max_{s}_clips"], seed, _store(cfg, dataset_dir)) for s in splits}
     feats = {s: _features(cfg, encoder, b, ident + [s, len(b)], cache_dir / f"{s}.npz", frames, size)
              for s, b in banks.items()}
     banks.setdefault("train", banks["test"])

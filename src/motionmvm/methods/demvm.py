@@ -7,7 +7,7 @@ when it starts from 2D ImageNet weights (`model.swin_init`): the paper adopts it
 weights already represent images; a randomly initialised encoder trains at the base lr.
 
 Masks are drawn on the token-target grid (T/2, H/8, W/8) = F2's grid; the encoder repeats them
-onto its 2x4x4 patch grid. The clip is sampled on the tokenizer's grid (train/clips.py:
+onto its 2x4x4 patch grid. The clip is sampled on the tokenizer's grid (train/samples.py:
 sample_token_clip) at the tokenizer's `size` (which may differ from `pretrain.size`).
 
 Ablations (paper Table 7 / 6): `demvm_2d` (per-frame 2D VQ tokens, `tokens2d/`), `demvm_nopmr`

@@ -5,7 +5,7 @@ scored split, subsampled with the protocol's rule when params cap the clip count
 really fail to decode (listed in metrics.json `quarantined`); its labels must be the manifest's
 and its probability columns the dataset's classes in classInd.txt order. Few-shot draws must be
 the seeded draw rule's shots, and each draw's test set the rest of the split.
-The selection rules are those of `motionmvm.eval.clips.load_bank` and
+The selection rules are those of `motionmvm.data.clips.load_bank` and
 `motionmvm.eval.probe.draw_shots`, written out again so a change there is caught here.
 """
 from __future__ import annotations

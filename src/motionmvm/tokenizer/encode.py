@@ -19,8 +19,7 @@ import numpy as np
 import torch
 
 from motionmvm import io
-from motionmvm.data.video import read_frames
-from motionmvm.tokenizer.clips import dataset_entries, to_tensor
+from motionmvm.data import clips as cp
 from motionmvm.tokenizer.train import load, paths
 
 
@@ -58,11 +57,12 @@ def encode(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
         raise ValueError(f"n_codes {model.cfg.n_codes} does not fit uint16 token ids")
     out_dir = where["tokens_dir"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    entries = dataset_entries(where["dataset_dir"])
+    videos = cp.open_videos(cfg, dataset, dataset_dir=where["dataset_dir"])
+    entries = videos.entries
     for n, e in enumerate(entries, 1):
-        frames = read_frames(where["dataset_dir"] / e["path"])
+        frames = videos.read(n - 1)
         idx = np.arange(0, len(frames), pre["frame_stride"])
-        video = to_tensor(frames[idx], pre["size"], pre["input_downsample"])
+        video = cp.tokenizer_tensor(frames[idx], pre["size"], pre["input_downsample"])
         ids = encode_video(model, video, pre["clip_frames"], stride_t)
         buf = _io.BytesIO()
         np.savez(buf, tokens=ids.astype(np.uint16), frame_index=idx[::stride_t][: len(ids)].astype(np.int64),

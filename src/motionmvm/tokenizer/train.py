@@ -18,8 +18,7 @@ import numpy as np
 import torch
 
 from motionmvm import io
-from motionmvm.data.video import read_frames
-from motionmvm.tokenizer.clips import VideoStore, dataset_entries, to_tensor
+from motionmvm.data import clips as cp
 
 KINDS = {"3d": "vqvae3d", "2d": "vq2d"}
 
@@ -112,16 +111,58 @@ def recalibrate_batchnorm(model, batches) -> None:
     model.train(was_training)
 
 
+class VideoStore:
+    """Tokenizer training clips from some videos (`positions`) of a `data.clips.VideoSet`. At most
+    `cache_videos` videos are preprocessed once and kept in memory ([3, T, h, w], frame stride
+    applied); more decode only the frames of each sampled clip. Frames come through the clip path
+    (the clip store when enabled), preprocessed by `data.clips.tokenizer_tensor`."""
+
+    def __init__(self, videos, positions: list[int], size: int, input_downsample: int,
+                 frame_stride: int, cache_videos: int = 512):
+        self.videos, self.positions = videos, list(positions)
+        self.size, self.ds, self.stride = size, input_downsample, frame_stride
+        self.cached = len(self.positions) <= cache_videos
+        self._cache: dict[int, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def video(self, k: int) -> torch.Tensor:
+        if k not in self._cache:
+            frames = self.videos.read(self.positions[k])[::self.stride]
+            self._cache[k] = cp.tokenizer_tensor(frames, self.size, self.ds)
+        return self._cache[k]
+
+    def window(self, k: int, idx: np.ndarray) -> torch.Tensor:
+        return cp.tokenizer_tensor(self.videos.read(self.positions[k], idx.tolist()), self.size, self.ds)
+
+    def random_clip(self, rng: np.random.Generator, clip_frames: int) -> torch.Tensor:
+        """A random temporal window of `clip_frames` frames of a random video (short videos are
+        padded by repeating their last frame), randomly flipped left-right."""
+        k = int(rng.integers(len(self.positions)))
+        if not self.cached:
+            n = self.videos.num_frames(self.positions[k])
+            clip = self.window(k, cp.random_window(n, clip_frames, self.stride, rng))
+            return clip.flip(-1) if rng.random() < 0.5 else clip
+        v = self.video(k)
+        T = v.shape[1]
+        if T < clip_frames:
+            v = torch.cat([v, v[:, -1:].expand(-1, clip_frames - T, -1, -1)], dim=1)
+            T = clip_frames
+        start = int(rng.integers(T - clip_frames + 1))
+        clip = v[:, start:start + clip_frames]
+        return clip.flip(-1) if rng.random() < 0.5 else clip
+
+
 def _eval_clips(store: VideoStore, n: int, clip_frames: int) -> torch.Tensor:
     """First window of the first n videos: a fixed held-out-style probe set (deterministic)."""
     out = []
-    for i in range(min(n, len(store.entries))):
+    for k in range(min(n, len(store))):
         if store.cached:
-            v = store.video(i)
+            v = store.video(k)
         else:
-            idx = np.minimum(np.arange(clip_frames) * store.stride, int(store.entries[i]["frames"]) - 1)
-            v = to_tensor(read_frames(store.dataset_dir / store.entries[i]["path"], idx.tolist()),
-                          store.size, store.ds)
+            n_frames = store.videos.num_frames(store.positions[k])
+            v = store.window(k, cp.window(n_frames, clip_frames, store.stride, 0))
         if v.shape[1] < clip_frames:
             v = torch.cat([v, v[:, -1:].expand(-1, clip_frames - v.shape[1], -1, -1)], dim=1)
         out.append(v[:, :clip_frames])
@@ -142,12 +183,12 @@ def train(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
     if clip_frames % dt or (size // ds) % dh or (size // ds) % dw or size % ds:
         raise ValueError(f"tokenizer: clip {clip_frames}x{size}x{size} / input_downsample {ds} is not "
                          f"divisible by the stride {dt}x{dh}x{dw}")
-    entries = dataset_entries(where["dataset_dir"])
-    train_entries = [e for e in entries if e.get("split") == "train"] or entries
-    held_out = [e for e in entries if e.get("split") != "train"] or entries
-    store = VideoStore(where["dataset_dir"], train_entries, size, ds, tcfg["frame_stride"],
-                       tcfg["cache_videos"])
-    probe = VideoStore(where["dataset_dir"], held_out, size, ds, tcfg["frame_stride"], tcfg["cache_videos"])
+    videos = cp.open_videos(cfg, dataset, dataset_dir=where["dataset_dir"])
+    every = range(len(videos))
+    train_pos = [i for i in every if videos.entries[i].get("split") == "train"] or list(every)
+    held_out = [i for i in every if videos.entries[i].get("split") != "train"] or list(every)
+    store = VideoStore(videos, train_pos, size, ds, tcfg["frame_stride"], tcfg["cache_videos"])
+    probe = VideoStore(videos, held_out, size, ds, tcfg["frame_stride"], tcfg["cache_videos"])
 
     seed = tcfg["seed"]
     torch.manual_seed(seed)
@@ -202,7 +243,7 @@ def train(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
     io.atomic_torch_save(ckpt, ckpt_path)
     metrics = {
         "kind": KINDS[kind], "dataset": dataset, "steps": tcfg["steps"],
-        "train_clips": len(train_entries), "eval_clips": int(len(eval_x)),
+        "train_clips": len(train_pos), "eval_clips": int(len(eval_x)),
         "psnr_init": before["psnr"], "psnr": after["psnr"], "psnr_gain": after["psnr"] - before["psnr"],
         "mse": after["mse"], "perplexity": after["perplexity"], "codes_used": after["codes_used"],
         "n_codes": model.cfg.n_codes, "dead_codes": model.codebook.dead_codes(),

@@ -16,6 +16,12 @@ def _pretrain(args) -> int:
         print(f"motionmvm pretrain: unknown method {args.method!r}; registered methods are "
               f"{methods.names()}", file=sys.stderr)
         return 2
+    p = cfg["pretrain"]
+    if p["batch_size"] % p["repeated_sampling"]:
+        print(f"motionmvm pretrain: pretrain.batch_size {p['batch_size']} is not a multiple of "
+              f"pretrain.repeated_sampling {p['repeated_sampling']} (a micro-batch holds batch_size / k "
+              "videos of k clips each): change one of them in params.yaml", file=sys.stderr)
+        return 2
     try:
         metrics = pretrain(cfg, args.method, args.dataset or cfg["experiment"]["pretrain_dataset"],
                            args.seed, run_dir=args.run_dir, progress=not args.no_progress)

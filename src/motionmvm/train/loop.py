@@ -23,7 +23,8 @@ from motionmvm.io import atomic_torch_save, write_json
 from motionmvm.train import accounting
 from motionmvm.methods.trivial import trivial_loss
 from motionmvm.train import checkpoint as ckpt
-from motionmvm.train.clips import ManifestVideos, MaskedClips
+from motionmvm.data.clips import model_input, open_videos
+from motionmvm.train.samples import MaskedClips, collate
 from motionmvm.train.dist import DistInfo, cleanup, init_from_env
 from motionmvm.train.logs import CsvLog, plot_loss
 from motionmvm.train.optim import build_optimizer, build_scheduler
@@ -96,7 +97,8 @@ def pretrain(cfg: dict, method: str, dataset: str, seed: int, *, run_dir: str | 
              videos=None, progress: bool = True) -> dict:
     """Pretrain `method` on `dataset` with `seed`; returns the metrics written to metrics.json.
 
-    `videos` (optional, e.g. `clips.ArrayVideos`) replaces the manifest reader of `data/P/<dataset>`.
+    `videos` (optional, e.g. `data.clips.ArrayVideos`) replaces the dataset's videos (its clip store
+    when data.store is enabled, else its video files: `data.clips.open_videos`).
     """
     p = cfg["pretrain"]
     if p["threads"] > 0:
@@ -114,7 +116,7 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     spec = methods.get(method)
     run_dir = Path(run_dir) if run_dir else run_dir_for(cfg, method, seed)
     data_dir = Path(cfg["paths"]["data"]) / cfg["profile"] / dataset
-    videos = videos if videos is not None else ManifestVideos(data_dir)
+    videos = videos if videos is not None else open_videos(cfg, dataset, "train", data_dir)
 
     _seed_everything(seed)
     model = spec.build(cfg).to(dist.device)
@@ -123,9 +125,10 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
                         masking_cfg=cfg.get("masking"),
                         motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion",
                         tokens_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset,
-                        traj_cache_patch=cfg.get("motion", {}).get("traj", {}).get("patch"))
+                        traj_cache_patch=cfg.get("motion", {}).get("traj", {}).get("patch"),
+                        repeats=p["repeated_sampling"], scales=p["crop_scales"])
     order = StepOrder(len(clips), seed=seed, batch=p["batch_size"], accum=p["accum_steps"],
-                      world=dist.world, rank=dist.rank, total_steps=1)
+                      world=dist.world, rank=dist.rank, total_steps=1, repeats=p["repeated_sampling"])
     total = p["epochs"] * order.steps_per_epoch
     warmup = p["warmup_epochs"] * order.steps_per_epoch
     optimizer = build_optimizer(model, spec.optim, order.global_batch, p["lr_mult"])
@@ -141,7 +144,8 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
         start = ckpt.load(ckpt_path, model=model, optimizer=optimizer, scheduler=scheduler,
                           scaler=scaler, meta=meta)
     order = StepOrder(len(clips), seed=seed, batch=p["batch_size"], accum=p["accum_steps"],
-                      world=dist.world, rank=dist.rank, total_steps=total, start=start)
+                      world=dist.world, rank=dist.rank, total_steps=total, start=start,
+                      repeats=p["repeated_sampling"])
     ddp = dist.world > 1
     net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dist.device] if cuda else None) \
         if ddp else model
@@ -151,7 +155,7 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
     # global RNG (worker base seed) and shift the restored RNG stream after a resume. Samples do not
     # use worker seeds (clips.MaskedClips seeds each sample from (seed, epoch, index)).
     loader = DataLoader(clips, batch_sampler=order, num_workers=p["num_workers"], pin_memory=cuda,
-                        generator=torch.Generator().manual_seed(seed))
+                        collate_fn=collate, generator=torch.Generator().manual_seed(seed))
     log = CsvLog(run_dir / "log.csv", start) if dist.is_main else None
     writer = _tensorboard(run_dir) if dist.is_main else None
 
@@ -187,6 +191,7 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
             for a in range(p["accum_steps"]):
                 w0 = time.perf_counter()  # time blocked on the loader (+ the host-to-device copy)
                 batch = {k: v.to(dist.device, non_blocking=True) for k, v in next(batches).items()}
+                batch["video"] = model_input(batch["video"])  # uint8 from the loader, normalised here
                 wait += time.perf_counter() - w0
                 if flops_per_step is None:  # once per session, eager, state left untouched
                     flops_per_step = accounting.count_flops(model, batch, amp_dtype) * p["accum_steps"]
@@ -262,6 +267,7 @@ def _finish(cfg, spec, model, run_dir, data_dir, log, meta, total, order, effici
         **meta, "profile": cfg["profile"], "masking": spec.masking, "mask_ratio": spec.mask_ratio,
         "target": spec.target, "steps": total, "steps_per_epoch": order.steps_per_epoch,
         "epochs": cfg["pretrain"]["epochs"], "global_batch": order.global_batch,
+        "repeated_sampling": order.repeats,
         "loss_first": float(np.mean([r["loss"] for r in rows[:k]])) if rows else None,
         "loss_last": float(np.mean([r["loss"] for r in rows[-k:]])) if rows else None,
         **efficiency, "wall_s_this_session": elapsed,
