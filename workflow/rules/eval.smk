@@ -137,8 +137,8 @@ rule eval_domain_adapt:
 
 rule eval_aggregate:
     input:
-EVAL_METHODS = mcfg.encoder_methods(CFG) + EVAL_REFS  # methods + imported checkpoints + references
-DA_PAIRS = [f"{p['source']}-to-{p['target']}" for p in EV["domain_adapt"]["pairs"]]
+        eval_all_metrics(EVAL, EVAL_METHODS, DA_PAIRS),
+        pretrain_metrics(),
     output:
         health=f"{RESULTS}/health.json",
         summary=f"{RESULTS}/summary.json",
