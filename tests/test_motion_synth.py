@@ -40,7 +40,9 @@ def bench(tmp_path_factory):
         with np.load(out / "gt" / f"{video.stem}.npz") as z:
             clips[video.stem] = (video, {k: z[k] for k in z.files})
     assert len(clips) == NUM_CLASSES
-    return clips, cfg["motion"]
+    # trajectories in the video's own pixels (short_side None), where the GT flow lives
+    motion = {**cfg["motion"], "traj": {**cfg["motion"]["traj"], "short_side": None}}
+    return clips, motion
 
 
 def _object(gt: dict) -> np.ndarray:

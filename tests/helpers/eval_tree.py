@@ -107,12 +107,12 @@ def build(root: Path) -> None:
         loaded: dict = {}  # every command reads the same params: validate them once (schema parsing is slow)
         load = config.load
 
-        def load_once(path="params.yaml", profile=None, overrides=None):
-            key = (str(path), profile)
+        def load_once(path="params.yaml", profile=None, overrides=None, **kw):
+            key = (str(path), profile, tuple(sorted(kw.items())))
             if overrides is not None:
-                return load(path, profile, overrides)
+                return load(path, profile, overrides, **kw)
             if key not in loaded:
-                loaded[key] = load(path, profile)
+                loaded[key] = load(path, profile, **kw)
             return copy.deepcopy(loaded[key])
 
         mp.setattr(config, "load", load_once)

@@ -8,29 +8,21 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 
 from motionmvm.eval import health as health_mod
+from motionmvm.eval import rundirs
 from motionmvm.eval.stats import mean_ci, paired_difference
 from motionmvm.io import atomic_write_text, read_json, write_json
 
 METRICS = ("top1", "top5", "mean_class_accuracy", "negative_transfer", "gflops_per_view",
            "throughput_views_per_s")
 BASELINE = "videomae"
-_SEED_DIR = re.compile(r"^seed(\d+)$")
 
 
 def collect(eval_root: str | Path) -> dict:
     """{(protocol, method, dataset): {seed: metrics}} from eval_root/<p>/<m>/<d>/seed<S>/metrics.json."""
-    runs: dict = {}
-    for path in sorted(Path(eval_root).glob("*/*/*/seed*/metrics.json")):
-        m = _SEED_DIR.match(path.parent.name)
-        if not m:
-            continue
-        protocol, method, dataset = path.parts[-5:-2]
-        runs.setdefault((protocol, method, dataset), {})[int(m.group(1))] = read_json(path)
-    return runs
+    return rundirs.by_seed(eval_root, 3)
 
 
 def _baseline_key(key: tuple) -> tuple:

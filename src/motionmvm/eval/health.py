@@ -23,22 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
+from motionmvm.eval import rundirs
 from motionmvm.eval.stats import paired_difference
-from motionmvm.io import read_json
 
 GATES = ("learnable", "sensitive", "powered", "pretraining_learns")
 SINGLE_FRAME = "scratch_1frame"
-_SEED_DIR = re.compile(r"^seed(\d+)$")
 
 
 def collect_pretrain(pretrain_root: str | Path) -> dict:
     """{method: {seed: metrics}} from pretrain_root/<method>/seed<S>/metrics.json."""
-    out: dict = {}
-    for path in sorted(Path(pretrain_root).glob("*/seed*/metrics.json")):
-        m = _SEED_DIR.match(path.parent.name)
-        if m:
-            out.setdefault(path.parent.parent.name, {})[int(m.group(1))] = read_json(path)
-    return out
+    return {key[0]: runs for key, runs in rundirs.by_seed(pretrain_root, 1).items()}
 
 
 def _check(what: str, value, op: str, threshold: float, detail: str = "") -> dict:

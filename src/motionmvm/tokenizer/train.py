@@ -197,7 +197,7 @@ def train(cfg: dict, dataset: str, kind: str = "3d", log=print) -> dict:
     model = build_tokenizer(kind, tcfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=tcfg["lr"])
     eval_x = _eval_clips(probe, tcfg["eval_clips"], clip_frames)
-    resume = _Resume(where["run_dir"] / "checkpoint.pt", identity=[kind, dataset, tcfg, len(train_entries)])
+    resume = _Resume(where["run_dir"] / "checkpoint.pt", identity=[kind, dataset, tcfg, len(train_pos)])
 
     def batch():
         return torch.stack([store.random_clip(rng, clip_frames) for _ in range(tcfg["batch_size"])]).to(device)
