@@ -3,6 +3,7 @@ manifest; a dataset to be placed by hand that is absent stops the workflow with 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from tests.helpers.workflow_dir import workflow_dir
 
 REPO = Path(__file__).resolve().parents[1]
-BY_HAND = ("k400", "hmdb51")  # the paper profile's datasets with no URL in params.yaml
+BY_HAND = ("k400", "hmdb51", "mimetics")  # the paper profile's datasets with no URL in params.yaml
 
 
 def _dry_run(work: Path, *targets: str) -> subprocess.CompletedProcess:
@@ -41,10 +42,14 @@ def test_dry_run_prepares_real_datasets(tmp_path):
 def test_an_absent_dataset_to_place_by_hand_is_one_line_saying_where(tmp_path):
     proc = _dry_run(workflow_dir(tmp_path), "all")
     assert proc.returncode != 0
-    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("motionmvm: ")]
-    assert len(lines) == len(BY_HAND), proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stderr and "MissingInputException" not in proc.stderr
-    k400 = next(l for l in lines if "k400" in l)
+    # one line (the workflow's check, before any job: motionmvm.experiments.missing_datasets) naming
+    # each absent dataset once, with which files to put where; one note per dataset
+    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if "needs datasets that are not in place: " in l]
+    assert len(lines) == 1, proc.stdout + proc.stderr
+    named = re.findall(r"(?:not in place: |; )([a-z0-9]+) must be placed by hand", lines[0])
+    assert sorted(named) == sorted(BY_HAND), lines[0]
+    assert "Traceback" not in proc.stdout + proc.stderr and "MissingInputException" not in proc.stdout + proc.stderr
+    k400 = lines[0][lines[0].index("k400 must be placed by hand"):].split("; then run again")[0]
     assert "k400 must be placed by hand" in k400 and "under data/raw/k400/ (params datasets.k400.root)" in k400
     assert "data/raw/k400/train.csv" in k400 and "data/raw/k400/validate.csv" in k400
     assert "motionmvm prepare --dataset k400 --source" in k400

@@ -174,7 +174,8 @@ def test_domain_adapt_trains_and_scores_by_the_class_list(tmp_path, monkeypatch)
           "label_smoothing": 0.0, "randaug_n": 0, "randaug_m": 9, "reprob": 0.0, "repeated_aug": 1,
           "crop_scale": [0.5, 1.0], "hflip": 0.0, "test_clips": 1, "test_crops": 1, "max_train_clips": 0,
           "max_test_clips": 0}
-    cfg = {"profile": "smoke", "paths": {}, "eval": {"threads": 1, "stride": 2, "batch_size": 4, "finetune": ft}}
+    cfg = {"profile": "smoke", "paths": {}, "data": {"store": {"enabled": False}},  # decode the videos
+           "eval": {"threads": 1, "stride": 2, "batch_size": 4, "finetune": ft}}
     m = protocols.finetune(cfg, method="videomae", dataset_dir=tmp_path / "data/smoke/src", encoder_path=tmp_path / "enc.pt",
                            out_dir=tmp_path / "da", seed=0, protocol_cfg=ft, eval_classes_from=tmp_path / "data/smoke/tgt",
                            class_list=cl, log=lambda *_: None)

@@ -57,7 +57,8 @@ def check_dag(repo: Path, name: str) -> str:
     ev = exp["shape"]["eval"]
     assert ("--dataset mimetics" in out) == bool(ev["fewshot"]["datasets"]), name
     assert ("mar-finetune" in out) == bool(ev["mar"]["mask_percents"]), name
-    assert out.count("motionmvm domain-adapt") == len(ev["domain_adapt"]["pairs"]) * len(shape["methods"]), name
+    # GPU steps run through the launcher: `motionmvm launch ... -- <step> <args>`
+    assert out.count(" -- domain-adapt ") == len(ev["domain_adapt"]["pairs"]) * len(shape["methods"]), name
     assert "synth" not in out.replace("synth.json", ""), name  # nothing of the embedded benchmark
     # every command (and a launched step) accepts the arguments it is given, --experiment included
     for line in re.findall(r"(?m)^(?:Shell command: )?(motionmvm .+)$", out):
@@ -75,7 +76,9 @@ def test_missing_datasets_are_named_with_where_to_put_them(bare):
     assert proc.returncode != 0
     line = next(ln for ln in out.splitlines() if "needs datasets that are not in place" in ln)
     # ucf101 downloads itself (params datasets.ucf101.url); HMDB51 must be put in place
-    assert "hmdb51: put testTrainMulti_7030_splits/" in line and "under data/raw/hmdb51/" in line
+    # (motionmvm.datasets.prepare.missing_by_hand: the dataset, which files, where)
+    assert "hmdb51 must be placed by hand" in line and "under data/raw/hmdb51/" in line
+    assert "data/raw/hmdb51/testTrainMulti_7030_splits/" in line
     assert "ucf101" not in line.split("not in place:")[1]
 
 
@@ -95,7 +98,7 @@ def test_every_experiment_dag_builds_on_fixture_datasets(ready):
 def test_mgm_domain_adaptation_pairs(ready):
     out = check_dag(ready, "mgm_k400")
     for src, tgt in (("ucf101", "hmdb51"), ("hmdb51", "ucf101")):
-        assert (f"motionmvm domain-adapt --params params.yaml --profile smoke --experiment mgm_k400 --method mgm "
+        assert (f" -- domain-adapt --params params.yaml --profile smoke --experiment mgm_k400 --method mgm "
                 f"--source {src} --target {tgt} --seed 0") in out
         assert f"runs/smoke/eval/domain_adapt/mgm/{src}-to-{tgt}/seed0/metrics.json" in out
 

@@ -26,15 +26,18 @@ GPU_STEPS = {"pretrain": "pretrain", "tokenizer train": "tokenizer_train", "fine
 
 def _paper_slurm_dry_run(tmp_path) -> list[str]:
     """Shell commands of `snakemake -n --profile slurm --config profile=paper all` on empty fixture
-    manifests of every dataset the paper profile reads."""
+    manifests of every dataset the paper profile reads (each prepared: its prepare.json, so the
+    workflow's missing-dataset check passes)."""
     for name in ("Snakefile", "workflow", "dvc.yaml", "params.yaml", "slurm", "envs"):
         (tmp_path / name).symlink_to(REPO / name)
     cfg = config.load(REPO / "params.yaml", "paper")
     ev = cfg["eval"]
     datasets = {cfg["experiment"]["pretrain_dataset"], *cfg["experiment"]["eval_datasets"],
-                *ev["fewshot"]["datasets"], *(d for p in ev["domain_adapt"]["pairs"] for d in (p["source"], p["target"]))}
+                *ev["linear_probe"]["datasets"], *ev["fewshot"]["datasets"],
+                *(d for p in ev["domain_adapt"]["pairs"] for d in (p["source"], p["target"]))}
     for ds in datasets:
         (tmp_path / "data" / "paper" / ds).mkdir(parents=True)
+        (tmp_path / "data" / "paper" / ds / "prepare.json").write_text("{}")
         (tmp_path / "data" / "paper" / ds / "manifest.json").write_text("{}")
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds",

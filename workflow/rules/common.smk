@@ -1,7 +1,7 @@
 # Shared helpers: load and validate params.yaml (the same loader the CLI uses) before the DAG is built.
+import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 
 from motionmvm import config as mcfg
 
@@ -39,8 +39,9 @@ def datasets_in_place(wildcards):
 
     missing = experiments.missing_datasets(CFG)
     if missing:
-        raise WorkflowError(f"experiment {EXP['name']} (profile {PROFILE}) needs datasets that are not in place: "
-                            + "; ".join(missing))
+        # SystemExit, not WorkflowError: Snakemake would print the input function's traceback
+        sys.exit(f"motionmvm: experiment {EXP['name']} (profile {PROFILE}) needs datasets that are not in place: "
+                 + "; ".join(missing))
     return []
 
 

@@ -25,7 +25,7 @@ SHARED = "shared_budget"
 # params keys a shape may set; DVC reads these from params.yaml (dvc.yaml templates), so
 # `dvc_overrides` writes exactly these
 SHAPE_KEYS = {"experiment": ("seeds", "methods", "pretrain_dataset", "eval_datasets"),
-              "eval": ("reference_methods", "fewshot", "domain_adapt", "mar")}
+              "eval": ("reference_methods", "linear_probe", "fewshot", "domain_adapt", "mar")}
 
 
 def directory(params_path: str | Path = "params.yaml") -> Path:
@@ -52,10 +52,13 @@ def load(name: str, params_path: str | Path = "params.yaml") -> dict:
 
 
 def _shape_params(exp: dict) -> dict:
-    """The shape as a params override: {experiment: {...}, eval: {...}} with the name set."""
+    """The shape as a params override: {experiment: {...}, eval: {...}} with the name set. The
+    linear probe runs on the experiment's evaluation datasets (eval.linear_probe.datasets), not on
+    the profile's own list (the embedded benchmark's in smoke and small)."""
     shape = exp["shape"]
-    return {"experiment": {**shape["experiment"], "name": exp["name"]},
-            **({"eval": shape["eval"]} if shape.get("eval") else {})}
+    ev = dict(shape.get("eval") or {})
+    ev["linear_probe"] = {"datasets": list(shape["experiment"]["eval_datasets"])}
+    return {"experiment": {**shape["experiment"], "name": exp["name"]}, "eval": ev}
 
 
 def apply(cfg: dict, raw: dict, params_path: str | Path, name: str | None) -> dict:
@@ -133,7 +136,8 @@ def datasets_used(cfg: dict) -> list[str]:
     """Every dataset the resolved configuration's DAG reads, in first-use order."""
     exp, ev = cfg["experiment"], cfg["eval"]
     pairs = [d for p in ev["domain_adapt"]["pairs"] for d in (p["source"], p["target"])]
-    return list(dict.fromkeys([exp["pretrain_dataset"], *exp["eval_datasets"], *ev["fewshot"]["datasets"], *pairs]))
+    return list(dict.fromkeys([exp["pretrain_dataset"], *exp["eval_datasets"], *ev["linear_probe"]["datasets"],
+                               *ev["fewshot"]["datasets"], *pairs]))
 
 
 def missing_datasets(cfg: dict) -> list[str]:
