@@ -2,7 +2,6 @@
 import sys
 from pathlib import Path
 
-
 from motionmvm import config as mcfg
 
 PROFILE = config.get("profile", "small")
