@@ -168,6 +168,10 @@ def part_loader(s: Sizes, dev: torch.device, tmp: Path) -> None:
           f"{time.perf_counter() - t:.1f} s; {n} clips listed", flush=True)
     cfg = copy.deepcopy(_cfg(s))
     cfg["paths"]["data"] = str(tmp)
+    # the loader production uses at this geometry: profile paper decodes the pre-resized videos
+    # (data.store.enabled off, K400 does not fit a store); the dry run's smoke profile turns the
+    # store on, so set it here for both
+    cfg["data"]["store"]["enabled"] = False
     cfg["pretrain"].update(epochs=1, warmup_epochs=0, batch_size=s.loader_batch, accum_steps=1,
                            num_workers=s.workers, ckpt_every=10**9, log_every=10, threads=0,
                            device=dev.type, precision="auto", compile=False)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from motionmvm import config
+from motionmvm.eval import aggregate as agg
 from motionmvm.io import read_json, write_json
 from motionmvm.report.audit import audit
 from tests.helpers import eval_tree, results_tree
@@ -290,6 +291,8 @@ def test_fewshot_on_a_test_only_dataset(real):
     d = Path("data/smoke/synth_mimed")
     entries = [e for e in manifest.load(d, status=None) if e["split"] == "test"]
     manifest.write(d, entries)  # a test-only dataset (Mimetics-like)
+    # its clip store follows its manifest (the DAG's data store step; readers refuse a stale one)
+    assert cli.main(["data", "store", "--profile", "smoke", "--dataset", "synth_mimed"]) == 0
     shutil.rmtree("runs/smoke/eval/fewshot")
     with pytest.MonkeyPatch.context() as mp:
         from eval_doubles import TinyEncoder

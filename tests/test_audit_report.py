@@ -27,12 +27,16 @@ def test_report_draws_every_plot_and_the_page(tree, tmp_path):
     assert proc.returncode == 0, proc.stderr
     pdir = tmp_path / "results/smoke/plots"
     names = sorted(p.name for p in pdir.glob("*.png"))
-    assert names == ["accuracy.png", "accuracy_vs_gflops.png", "accuracy_vs_pretrain_time.png", "training_curves.png"]
+    # the tree's summary.json (motionmvm.eval.aggregate) has mgm's paired difference to videomae: the forest plot
+    assert names == ["accuracy.png", "accuracy_vs_gflops.png", "accuracy_vs_pretrain_time.png", "differences.png",
+                     "training_curves.png"]
     for p in pdir.glob("*.png"):
         img = iio.imread(p)
         assert img.ndim == 3 and img.shape[0] > 100 and img.std() > 0
     page = (tmp_path / "results/smoke/report.html").read_text()
-    assert page.count("data:image/png;base64,") == 4
+    assert page.count("data:image/png;base64,") == 5
+    # the report leads with the paired differences, before the results table
+    assert page.index("paired differences over seeds") < page.index("Results table")
     assert "<td>videomae</td>" in page and "<td>mgm</td>" in page  # the table rows
     assert "eval/linear_probe/mgm/synth/seed2/metrics.json" in page  # provenance of every run
     prov = read_provenance(tmp_path / "results/smoke/report.html")

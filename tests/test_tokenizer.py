@@ -219,11 +219,14 @@ def test_tokenizer_cli_rejects_bad_params(project, capsys):
 def test_tokenizer_training_killed_mid_run_resumes_exactly(project):
     """A requeued tokenizer job continues from checkpoint.pt: same weights and metrics as one run."""
     from motionmvm import config
+    from motionmvm.cli import main
     from motionmvm.tokenizer.train import train
 
     over = {"tokenizer": {"steps": 6, "ckpt_every": 2, "log_every": 1}}
     cfg = config.load("params.yaml", "smoke", overrides={"profiles": {"smoke": over}})
     assert cfg["tokenizer"]["steps"] == 6
+    # the smoke profile reads the clip store (data.store.enabled): build it as the DAG does
+    assert main(["data", "store", "--params", "params.yaml", "--profile", "smoke", "--dataset", "synth"]) == 0
     run = project / "runs" / "smoke" / "tokenizer" / "synth"
     ref = train(cfg, "synth", log=lambda *_: None)
     ref_state = torch.load(run / "tokenizer.pt", weights_only=True)["state_dict"]

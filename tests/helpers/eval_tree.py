@@ -1,4 +1,5 @@
-"""A realistic results tree for audit tests: real H.264 datasets with manifests, the project's own
+"""A realistic results tree for audit tests: real H.264 datasets with manifests and clip stores
+(`motionmvm data store`, as data.store.enabled asks in the smoke profile), the project's own
 evaluation commands run through `motionmvm.cli` for every seed of the experiment (linear-probe for
 two methods, fewshot and domain-adapt for videomae, aggregate), with the tiny test-double encoder standing in
 for the pretrained ViT (tests only), and a dvc.lock recording every output's md5.
@@ -87,6 +88,8 @@ def build(root: Path) -> None:
         _dataset(root, "synth", COLOURS, {"train": 6, "test": 6}, {"test": 2}, seed=0)
         _dataset(root, "synth_mimed", COLOURS, {"train": 4, "test": 3}, {"train": 1, "test": 1}, seed=1)
         _dataset(root, "synth_b", ["red", "blue"], {"train": 2, "test": 3}, {"test": 1}, seed=2)
+        for name in ("synth", "synth_mimed", "synth_b"):  # the clip stores the smoke profile's steps read
+            run("data", "store", "--dataset", name)
         from eval_doubles import TinyEncoder
 
         for i, method in enumerate(METHODS):
