@@ -130,6 +130,9 @@ def test_tracked_results_round_trip_through_a_remote_then_audit(tmp_path, monkey
                                  if ln not in ("/data/", "/cache/", "/runs/", "/results/")))
     (repo / "dvc.yaml").unlink()  # this test versions outputs with `dvc add`, not the pipeline's stages
     monkeypatch.chdir(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["experiment"]["seeds"] = list(results_tree.SEEDS)  # the tree's seeds: the audit checks them
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     tree = results_tree.build(repo, repo, write_lock=False)
     tracked = ["data/smoke", "cache/smoke", "runs/smoke", "results/smoke"]
     sh(repo, "dvc", "add", *tracked)
