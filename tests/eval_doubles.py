@@ -36,6 +36,16 @@ class TinyEncoder(nn.Module):
         return self(x).mean(1)
 
 
+def build_tiny_encoder(ckpt, *, pretrained, seed, **overrides) -> TinyEncoder:
+    """Stand-in for `motionmvm.eval.encoder.build_encoder` (monkeypatched): a 4 x 16 x 16
+    TinyEncoder, seeded, with the checkpoint's weights when `pretrained`."""
+    torch.manual_seed(seed)
+    e = TinyEncoder(frames=4, size=16)
+    if pretrained:
+        e.load_state_dict(ckpt["state_dict"])
+    return e
+
+
 class MeanBridge(nn.Module):
     """Stand-in bridging classifier: mean over visible tokens, linear."""
 

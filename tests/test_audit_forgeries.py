@@ -104,15 +104,10 @@ def test_cherry_picked_fewshot_draws(real):
     run = Path(f"runs/smoke/eval/{FS}/seed0")
     extra = run.parent / "many"
     with pytest.MonkeyPatch.context() as mp:
-        from eval_doubles import TinyEncoder
+        from eval_doubles import build_tiny_encoder
         from motionmvm.eval import encoder as enc_mod
 
-        def build_encoder(ckpt, *, pretrained, seed, **overrides):
-            e = TinyEncoder(frames=4, size=16)
-            e.load_state_dict(ckpt["state_dict"])
-            return e
-
-        mp.setattr(enc_mod, "build_encoder", build_encoder)
+        mp.setattr(enc_mod, "build_encoder", build_tiny_encoder)
         assert cli.main(["fewshot", "--profile", "smoke", "--method", "videomae", "--seed", "0", "--draws", "12",
                          "--out", str(extra)]) == 0
     many = read_json(extra / "metrics.json")
@@ -295,15 +290,10 @@ def test_fewshot_on_a_test_only_dataset(real):
     assert cli.main(["data", "store", "--profile", "smoke", "--dataset", "synth_mimed"]) == 0
     shutil.rmtree("runs/smoke/eval/fewshot")
     with pytest.MonkeyPatch.context() as mp:
-        from eval_doubles import TinyEncoder
+        from eval_doubles import build_tiny_encoder
         from motionmvm.eval import encoder as enc_mod
 
-        def build_encoder(ckpt, *, pretrained, seed, **overrides):
-            e = TinyEncoder(frames=4, size=16)
-            e.load_state_dict(ckpt["state_dict"])
-            return e
-
-        mp.setattr(enc_mod, "build_encoder", build_encoder)
+        mp.setattr(enc_mod, "build_encoder", build_tiny_encoder)
         for seed in eval_tree.SEEDS:
             assert cli.main(["fewshot", "--profile", "smoke", "--method", "videomae", "--seed", str(seed)]) == 0
     reaggregate_and_commit()

@@ -11,7 +11,7 @@ from motionmvm import cli
 from motionmvm.eval import encoder as enc_mod
 from motionmvm.eval.metrics import recompute_metrics
 from eval_data import make_dataset
-from eval_doubles import TinyEncoder
+from eval_doubles import TinyEncoder, build_tiny_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,14 +30,7 @@ def project(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     torch.save({"model": "tiny_double", "config": {}, "state_dict": enc.state_dict()}, path)
 
-    def build(ckpt, *, pretrained, seed, **overrides):
-        torch.manual_seed(seed)
-        e = TinyEncoder(frames=4, size=16)
-        if pretrained:
-            e.load_state_dict(ckpt["state_dict"])
-        return e
-
-    monkeypatch.setattr(enc_mod, "build_encoder", build)
+    monkeypatch.setattr(enc_mod, "build_encoder", build_tiny_encoder)
     return tmp_path
 
 

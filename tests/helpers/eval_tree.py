@@ -90,7 +90,7 @@ def build(root: Path) -> None:
         _dataset(root, "synth_b", ["red", "blue"], {"train": 2, "test": 3}, {"test": 1}, seed=2)
         for name in ("synth", "synth_mimed", "synth_b"):  # the clip stores the smoke profile's steps read
             run("data", "store", "--dataset", name)
-        from eval_doubles import TinyEncoder
+        from eval_doubles import TinyEncoder, build_tiny_encoder
 
         for i, method in enumerate(METHODS):
             for seed in SEEDS:
@@ -99,14 +99,7 @@ def build(root: Path) -> None:
                 path.parent.mkdir(parents=True)
                 torch.save({"model": "tiny_double", "config": {}, "state_dict": TinyEncoder(frames=4, size=16).state_dict()}, path)
 
-        def build_encoder(ckpt, *, pretrained, seed, **overrides):
-            torch.manual_seed(seed)
-            e = TinyEncoder(frames=4, size=16)
-            if pretrained:
-                e.load_state_dict(ckpt["state_dict"])
-            return e
-
-        mp.setattr(enc_mod, "build_encoder", build_encoder)
+        mp.setattr(enc_mod, "build_encoder", build_tiny_encoder)
         loaded: dict = {}  # every command reads the same params: validate them once (schema parsing is slow)
         load = config.load
 
