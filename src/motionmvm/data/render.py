@@ -1,7 +1,7 @@
 """Procedural rendering of the embedded benchmark: textures, sprites, poses -> frames + exact motion.
 
 Every object is a textured sprite placed by a 2x3 affine map `A_t` (sprite pixel -> frame pixel)
-per frame; the background is a larger textured canvas translated by the camera pan. Because all
+per frame; the background is a larger smooth canvas translated by the camera pan. Because all
 motion is affine per layer, the forward flow t -> t+1 is exact: for an object pixel x,
 `flow(x) = A_{t+1} A_t^{-1} x - x`; for background pixels it is the pan vector.
 
@@ -21,12 +21,17 @@ PATTERNS = ("noise", "hstripes", "vstripes", "diagonal", "checker", "rings")
 TINTS = ("warm", "cool")
 NUM_FAMILIES = len(PATTERNS) * len(TINTS)
 SHAPES = ("disc", "square", "triangle", "ellipse", "cross", "hexagon")
+# Backgrounds (issue 11, docs/calibration.md): RAMP_WEIGHT of a linear ramp + the rest the family's
+# pattern with a period of BACKGROUND_PERIOD x the canvas side. Sprites keep fine textures (_pattern).
+RAMP_WEIGHT = 0.8
+BACKGROUND_PERIOD = (1.0, 2.0)
 
 
 @dataclass
 class Style:
-    """Appearance domain. Domain "a": saturated colours, fine textures; domain "b": pastel
-    palette, blocky (nearest-upsampled) textures, outlined sprites with speckles."""
+    """Appearance domain. Domain "a": saturated colours, smooth backgrounds, finely textured
+    sprites; domain "b": pastel palette, hard-edged two-tone backgrounds, blocky
+    (nearest-upsampled) sprite textures, outlined sprites with speckles."""
 
     name: str
 
@@ -77,14 +82,58 @@ def _pattern(rng: np.random.Generator, kind: str, h: int, w: int, style: Style) 
     return tex.astype(np.float32)
 
 
+def _ramp(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A linear ramp from 0 to 1 across the canvas in a random direction, float32 `[h, w]`."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = rng.uniform(0, 2 * np.pi)
+    t = xx * np.cos(a) + yy * np.sin(a)
+    return (t - t.min()) / max(float(np.ptp(t)), 1e-6)
+
+
+def _coarse_pattern(rng: np.random.Generator, kind: str, h: int, w: int) -> np.ndarray:
+    """The family's pattern at a period of BACKGROUND_PERIOD x the canvas side, no grain, in [0, 1]."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    period = rng.uniform(*BACKGROUND_PERIOD) * max(h, w)
+    phase = rng.uniform(0, 2 * np.pi)
+    if kind == "noise":
+        tex = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), period / 6)
+        return (tex - tex.min()) / max(float(np.ptp(tex)), 1e-6)
+    if kind == "checker":
+        cell = period / 2
+        return ((np.floor(xx / cell + phase) + np.floor(yy / cell + phase)) % 2).astype(np.float32)
+    if kind == "rings":
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        arg = np.hypot(xx - cx, yy - cy)
+    elif kind == "hstripes":
+        arg = yy
+    elif kind == "vstripes":
+        arg = xx
+    elif kind == "diagonal":
+        a = rng.uniform(0.2, 1.3) * rng.choice([-1, 1])
+        arg = xx * np.cos(a) + yy * np.sin(a)
+    else:
+        raise ValueError(f"unknown pattern {kind!r}; allowed: {PATTERNS}")
+    return 0.5 + 0.5 * np.sin(2 * np.pi * arg / period + phase)
+
+
 def background(rng: np.random.Generator, family: int, h: int, w: int, style: Style) -> np.ndarray:
-    """Background canvas float32 `[h, w, 3]` in [0, 255] of one family (pattern x tint)."""
+    """Background canvas float32 `[h, w, 3]` in [0, 255] of one family (pattern x tint).
+
+    Mostly a smooth ramp, plus the family's pattern at a scale of the whole frame: the scene
+    structure a masked model can infer from a few visible patches (docs/calibration.md, session
+    3: with the fine periodic textures and grain the sprites keep, no setting the budget allows
+    moved VideoMAE's loss off the patch-mean predictor's). Domain B thresholds it: two flat,
+    hard-edged regions.
+    """
     pattern, tint = PATTERNS[family % len(PATTERNS)], TINTS[family // len(PATTERNS)]
     hue = (0, 35) if tint == "warm" else (95, 130)
     sat, val = ((0.15, 0.35), (0.55, 0.9)) if style.is_b else ((0.4, 0.9), (0.35, 0.8))
     c1, c2 = _hsv_colour(rng, hue, sat, val), _hsv_colour(rng, hue, sat, val)
     c2 = c2 * rng.uniform(0.35, 0.7)  # contrast between the two pattern colours
-    tex = _pattern(rng, pattern, h, w, style)[..., None]
+    tex = RAMP_WEIGHT * _ramp(rng, h, w) + (1 - RAMP_WEIGHT) * _coarse_pattern(rng, pattern, h, w)
+    if style.is_b:
+        tex = (tex > np.median(tex)).astype(np.float32) * 0.8 + 0.1
+    tex = tex.astype(np.float32)[..., None]
     return tex * c1 + (1 - tex) * c2
 
 
