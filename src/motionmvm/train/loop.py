@@ -126,7 +126,8 @@ def _pretrain(cfg, method, dataset, seed, dist: DistInfo, run_dir, videos, show_
                         motion_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset / "motion",
                         tokens_root=Path(cfg["paths"]["cache"]) / cfg["profile"] / dataset,
                         traj_cache_patch=cfg.get("motion", {}).get("traj", {}).get("patch"),
-                        repeats=p["repeated_sampling"], scales=p["crop_scales"])
+                        repeats=p["repeated_sampling"], scales=p["crop_scales"],
+                        motion_memo_mb=p["motion_memo_mb"])
     order = StepOrder(len(clips), seed=seed, batch=p["batch_size"], accum=p["accum_steps"],
                       world=dist.world, rank=dist.rank, total_steps=1, repeats=p["repeated_sampling"])
     total = p["epochs"] * order.steps_per_epoch

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
+from motionmvm.clipmotion.cache_io import EntryMemo
 from motionmvm.data import clips as cp
 
 
@@ -64,12 +65,13 @@ class MaskedClips(Dataset):
     def __init__(self, videos, spec, *, grid, num_frames: int, stride: int, size: int, seed: int,
                  tubelet: int = 2, masking_cfg: dict | None = None, motion_root=None,
                  tokens_root=None, traj_cache_patch: int | None = None, repeats: int = 1,
-                 scales=(1.0,)):
+                 scales=(1.0,), motion_memo_mb: int = 0):
         self.videos, self.spec, self.grid = videos, spec, tuple(grid)
         self.num_frames, self.stride, self.size, self.seed = num_frames, stride, size, seed
         self.tubelet, self.masking_cfg, self.motion_root = tubelet, masking_cfg, motion_root
         self.tokens_root, self.traj_cache_patch = tokens_root, traj_cache_patch
         self.repeats, self.scales = repeats, tuple(scales)
+        self.memo = EntryMemo(motion_memo_mb * 2**20)
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -121,11 +123,11 @@ class MaskedClips(Dataset):
         """The clip's `kind` motion inputs (clipmotion: frames, crop and resize applied); maps
         are at the mask grid, whose cell is size / grid_w pixels of the clip. The cache was
         extracted from the manifest's video, the one the clip store holds."""
-        from motionmvm.clipmotion import motion_for_clip, read_entry
+        from motionmvm.clipmotion import motion_for_clip
 
         if self.motion_root is None or not hasattr(self.videos, "entries"):
             raise ValueError(f"method {self.spec.name!r} needs the {kind} motion cache of a manifest dataset")
-        entry = read_entry(self.motion_root, kind, self.videos.clip_id(i))
+        entry = self.memo.read(self.motion_root, kind, self.videos.clip_id(i))
         return motion_for_clip(entry, kind, idx, box, False, self.size,
                                self.size // self.grid[2], self.tubelet,
                                cache_patch=self.traj_cache_patch if kind == "traj" else None)
