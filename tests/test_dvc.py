@@ -3,6 +3,7 @@ round-trip through a local directory remote; `dvc exp run -S` runs a parameter v
 Runs whatever stages and rules exist, in a throwaway git copy of the repository (profile smoke)."""
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -99,12 +100,19 @@ def test_push_wipe_pull_round_trip_then_audit(pipeline, tmp_path):
     assert any(p.endswith("metrics.json") for p in before) and "results/smoke/table.md" in before
     sh(repo, "dvc", "remote", "add", "--local", "-f", "-d", "store", str(tmp_path / "remote"))
     sh(repo, "dvc", "push")
+    # A pull writes files in any order; the other tests share this pipeline and Snakemake reads
+    # mtimes, so put them back afterwards (the tests run in random order).
+    stamps = {q: q.lstat().st_mtime_ns for r in ("data", "cache", "runs", "results")
+              for q in [repo / r, *(repo / r).rglob("*")] if q.exists()}
     shutil.rmtree(repo / ".dvc" / "cache")
     for root in ("data", "cache", "runs", "results"):
         shutil.rmtree(repo / root, ignore_errors=True)
     sh(repo, "dvc", "pull")
     assert versioned(repo, outputs(repo)) == before
     assert "all links hold" in sh(repo, "motionmvm", "audit", "results/smoke/table.md", "--profile", "smoke")
+    for q, ns in sorted(stamps.items(), key=lambda kv: -len(kv[0].parts)):  # files before their folders
+        if q.exists():
+            os.utime(q, ns=(ns, ns), follow_symlinks=False)
 
 
 def test_exp_run_with_a_parameter_variant(pipeline):
@@ -141,6 +149,10 @@ def test_tracked_results_round_trip_through_a_remote_then_audit(tmp_path, monkey
     before = outputs(repo)
     sh(repo, "dvc", "remote", "add", "--local", "-f", "-d", "store", str(tmp_path / "remote"))
     sh(repo, "dvc", "push")
+    # A pull writes files in any order; the other tests share this pipeline and Snakemake reads
+    # mtimes, so put them back afterwards (the tests run in random order).
+    stamps = {q: q.lstat().st_mtime_ns for r in ("data", "cache", "runs", "results")
+              for q in [repo / r, *(repo / r).rglob("*")] if q.exists()}
     shutil.rmtree(repo / ".dvc" / "cache")
     for root in ("data", "cache", "runs", "results"):
         shutil.rmtree(repo / root / "smoke")
