@@ -3,7 +3,6 @@ round-trip through a local directory remote; `dvc exp run -S` runs a parameter v
 Runs whatever stages and rules exist, in a throwaway git copy of the repository (profile smoke)."""
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -100,19 +99,20 @@ def test_push_wipe_pull_round_trip_then_audit(pipeline, tmp_path):
     assert any(p.endswith("metrics.json") for p in before) and "results/smoke/table.md" in before
     sh(repo, "dvc", "remote", "add", "--local", "-f", "-d", "store", str(tmp_path / "remote"))
     sh(repo, "dvc", "push")
-    # A pull writes files in any order; the other tests share this pipeline and Snakemake reads
-    # mtimes, so put them back afterwards (the tests run in random order).
-    stamps = {q: q.lstat().st_mtime_ns for r in ("data", "cache", "runs", "results")
-              for q in [repo / r, *(repo / r).rglob("*")] if q.exists()}
+    # The other tests share this pipeline: keep a copy of every output (with its mtime, which
+    # Snakemake reads, and the unversioned files a pull does not bring back) to put back afterwards.
+    kept = tmp_path / "kept"
+    for root in ("data", "cache", "runs", "results"):
+        shutil.copytree(repo / root, kept / root, symlinks=True)
     shutil.rmtree(repo / ".dvc" / "cache")
     for root in ("data", "cache", "runs", "results"):
         shutil.rmtree(repo / root, ignore_errors=True)
     sh(repo, "dvc", "pull")
     assert versioned(repo, outputs(repo)) == before
     assert "all links hold" in sh(repo, "motionmvm", "audit", "results/smoke/table.md", "--profile", "smoke")
-    for q, ns in sorted(stamps.items(), key=lambda kv: -len(kv[0].parts)):  # files before their folders
-        if q.exists():
-            os.utime(q, ns=(ns, ns), follow_symlinks=False)
+    for root in ("data", "cache", "runs", "results"):
+        shutil.rmtree(repo / root)
+        shutil.copytree(kept / root, repo / root, symlinks=True)
 
 
 def test_exp_run_with_a_parameter_variant(pipeline):
