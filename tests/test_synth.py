@@ -95,3 +95,19 @@ def test_backgrounds_are_smooth_at_the_scale_of_a_patch():
         assert step < 0.05 * np.ptp(bg), (family, step, np.ptp(bg))
     sp = render.sprite(np.random.default_rng(1), 16, render.Style("a")).rgb.mean(-1)
     assert np.abs(np.diff(sp, axis=1)).mean() > 0.05 * np.ptp(sp)
+
+
+def test_a_sprite_shows_its_orientation_at_the_models_resolution():
+    """Rotation direction must be visible at 32 x 32: every sprite, shrunk to ~12 px, differs from
+    itself turned by 180 degrees (the orientation mark). Without it, discs, rings, checkers and
+    symmetric outlines blur into shapes that look the same at every angle (min 1.6 grey levels)."""
+    from motionmvm.data import render
+    for style in (render.Style("a"), render.Style("b")):
+        diffs = []
+        for seed in range(60):
+            sp = render.sprite(np.random.default_rng(seed), 12, style)
+            rgb = cv2.resize(sp.rgb, (12, 12), interpolation=cv2.INTER_AREA)
+            alpha = cv2.resize(sp.alpha, (12, 12), interpolation=cv2.INTER_AREA)
+            inside = (alpha > 0.9) & (np.rot90(alpha, 2) > 0.9)
+            diffs.append(np.abs(rgb - np.rot90(rgb, 2))[inside].mean())
+        assert min(diffs) > 10, (style.name, sorted(diffs)[:5])

@@ -181,12 +181,27 @@ def sprite(rng: np.random.Generator, radius: float, style: Style) -> Sprite:
     sat, val = ((0.2, 0.45), (0.6, 1.0)) if style.is_b else ((0.5, 1.0), (0.5, 1.0))
     c1, c2 = _hsv_colour(rng, (0, 180), sat, val), _hsv_colour(rng, (0, 180), sat, val)
     rgb = tex * c1 + (1 - tex) * c2 * 0.6
+    rgb = _orientation_mark(rng, rgb, size)
     if style.is_b:  # outlined sprites with speckles
         edge = alpha - cv2.erode(alpha, np.ones((3, 3), np.uint8))
         rgb = rgb * (1 - edge[..., None]) + 20 * edge[..., None]
         speck = rng.random(alpha.shape) < 0.08
         rgb[speck] = 255
     return Sprite(rgb.astype(np.float32), alpha)
+
+
+def _orientation_mark(rng: np.random.Generator, rgb: np.ndarray, size: int) -> np.ndarray:
+    """Paint an off-centre spot in the complement of the sprite's mean colour. At the model's
+    32 x 32 the fine textures blur away and most outlines are symmetric, so without a mark the
+    direction of a rotation cannot be seen (docs/calibration.md, session 5)."""
+    c, r = (size - 1) / 2, size / 2
+    ang = rng.uniform(0, 2 * np.pi)
+    centre = (int(round(c + 0.45 * r * np.cos(ang))), int(round(c + 0.45 * r * np.sin(ang))))
+    spot = np.zeros((size, size), np.uint8)
+    cv2.circle(spot, centre, max(1, int(round(0.35 * r))), 1, -1)
+    out = rgb.copy()
+    out[spot > 0] = 255 - rgb.reshape(-1, 3).mean(0)
+    return out
 
 
 def pose_matrix(sp: Sprite, cx: float, cy: float, angle_deg: float, scale: float) -> np.ndarray:
