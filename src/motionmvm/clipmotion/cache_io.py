@@ -40,6 +40,10 @@ def flow_pixels(entry: dict[str, np.ndarray], key: str = "flow") -> np.ndarray:
     return flow.astype(np.float32, copy=False)
 
 
+def _nbytes(entry: dict[str, np.ndarray]) -> int:
+    return sum(a.nbytes for a in entry.values())
+
+
 class EntryMemo:
     """Motion cache entries kept in memory, least recently used dropped past `max_bytes`.
 
@@ -57,11 +61,11 @@ class EntryMemo:
             self._items.move_to_end(key)
             return self._items[key]
         entry = read_entry(cache_root, kind, clip_id)
-        size = sum(a.nbytes for a in entry.values())
+        size = _nbytes(entry)
         if size <= self.max_bytes:
             self._items[key] = entry
             self.bytes += size
             while self.bytes > self.max_bytes:
                 _, old = self._items.popitem(last=False)
-                self.bytes -= sum(a.nbytes for a in old.values())
+                self.bytes -= _nbytes(old)
         return entry
