@@ -7,8 +7,9 @@ measured number, the threshold and pass/fail; a check whose runs are missing fai
               dataset; on the motion-only dataset its frozen features are `min_above_single_frame`
               above the single-frame control's, and the control is within
               `max_single_frame_above_chance` of chance (no motion, no shortcut);
-- sensitive:  on a motion-only frozen-feature protocol some pretrained encoder beats random_init
-              with a paired CI (over seeds) whose lower end is above 0;
+- sensitive:  on each motion-only frozen-feature protocol (`motion_protocols`) some pretrained
+              encoder beats random_init with a paired CI (over seeds) whose lower end is above 0
+              (the stricter reading of issue 11's "few-shot or linear probe": both are checked);
 - powered:    the paired CI half-width of every method's difference to the baseline is at most
               `max_half_width` on each headline protocol;
 - pretraining learns: every pixel-target method ends at a normalised-pixel loss of at most
