@@ -21,16 +21,16 @@ def write_entry(path, **arrays):
     np.savez_compressed(path, settings_hash=np.array("x"), video_sha256=np.array(""), **arrays)
 
 
-def write_caches(root, clip_ids, rng):
+def write_caches(root, clip_ids, rng, h=H, w=W):
     """Synthetic cache entries with the documented shapes (values random but well formed)."""
     for cid in clip_ids:
         write_entry(root / "mv" / f"{cid}.npz",
-                    field=rng.normal(size=(FRAMES, H // 4, W // 4, 2)).astype(np.float16),
+                    field=rng.normal(size=(FRAMES, h // 4, w // 4, 2)).astype(np.float16),
                     missing=np.zeros(FRAMES, bool))
         write_entry(root / "flow" / f"{cid}.npz",
-                    flow=(rng.normal(size=(FRAMES - 1, H, W, 2)) * 100).astype(np.int16),
+                    flow=(rng.normal(size=(FRAMES - 1, h, w, 2)) * 100).astype(np.int16),
                     scale=np.array(100.0))
-        g = (FRAMES - L, H // 4, W // 4, L)  # point grid spacing p/2 = 4 px for p = 8
+        g = (FRAMES - L, h // 4, w // 4, L)  # point grid spacing p/2 = 4 px for p = 8
         write_entry(root / "traj" / f"{cid}.npz", disp=rng.normal(size=(*g, 2)).astype(np.float16),
                     hog=rng.random(size=(*g, 9)).astype(np.float16), valid=rng.random(size=g) > 0.1)
 
@@ -125,3 +125,30 @@ def test_mgm_flow_guidance_reads_the_flow_cache_and_follows_it(tmp_path):
         assert mask[1:, -1, -1].all(), mask
     m = pretrain(cfg, "mgm", "synth", 0, run_dir=tmp_path / "run", progress=False)
     assert np.isfinite(m["loss_last"])
+
+
+@pytest.mark.parametrize("method", ["mgmae", "mgm", "mme"])
+def test_kept_motion_gives_the_samples_that_reading_every_time_gives(tmp_path, method):
+    """motion_memo_mb keeps cache entries and each clip window's motion in memory: the masks and
+    targets of three epochs are the ones that reloading every time gives. Square videos, so every
+    crop is the whole frame and only the window's frames tell two draws of a clip apart."""
+    from motionmvm.data.clips import VideoSet
+    from motionmvm.train.samples import MaskedClips
+
+    params = write_params(tmp_path, "smoke", pretrain={"epochs": 1, "threads": 1})
+    write_videos(tmp_path / "data" / "smoke" / "synth", n=4, frames=FRAMES, size=(H, H))
+    motion_root = tmp_path / "cache" / "smoke" / "synth" / "motion"
+    write_caches(motion_root, [f"clip{i}" for i in range(4)], np.random.default_rng(0), h=H, w=H)
+    cfg = config.load(params, "smoke")
+    spec, p = methods.get(method), cfg["pretrain"]
+    grid = (p["frames"] // 2, p["size"] // cfg["model"]["patch"], p["size"] // cfg["model"]["patch"])
+    draws = []
+    for mb in (0, 64):
+        clips = MaskedClips(VideoSet(tmp_path / "data" / "smoke" / "synth", "train"), spec, grid=grid,
+                            num_frames=p["frames"], stride=p["stride"], size=p["size"], seed=0,
+                            masking_cfg=cfg["masking"], motion_root=motion_root, motion_memo_mb=mb)
+        draws.append([clips[(e, i)] for e in range(3) for i in range(4)])
+    assert draws[1][0].keys() == draws[0][0].keys()
+    for kept, read in zip(*draws[::-1]):
+        for k, v in read.items():
+            assert torch.equal(kept[k], v) if torch.is_tensor(v) else kept[k] == v, k

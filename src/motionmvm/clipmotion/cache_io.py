@@ -45,24 +45,32 @@ def _nbytes(entry: dict[str, np.ndarray]) -> int:
 
 
 class EntryMemo:
-    """Motion cache entries kept in memory, least recently used dropped past `max_bytes`.
+    """Arrays kept in memory by key, least recently used dropped past `max_bytes`.
 
-    A pretraining run reads each clip's entry once per epoch; decompressing and dequantising it
-    again every time was most of a flow-guided method's step time (MGMAE at the small profile:
-    ~2/3 of its sample time). `max_bytes` 0 keeps nothing (every call reads the file)."""
+    The pretraining loop keeps what each clip window makes of its motion cache entry
+    (`train.samples.MaskedClips._motion`): a clip has few windows (32 frames at stride 4: 4
+    starts) and without random crops one box, so they recur every epoch. Reading, dequantising and
+    (for flow) chaining the entry again every time was most of a flow-guided method's sample
+    time; keeping the raw entries instead (2 MB of flow per clip at 64 x 64) overflowed the budget
+    at 1,000 clips and, visited in a cycle, hit nothing (docs/benchmarks.md). `max_bytes` 0 keeps
+    nothing."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes, self.bytes = int(max_bytes), 0
         self._items: OrderedDict[tuple, dict[str, np.ndarray]] = OrderedDict()
 
-    def read(self, cache_root: str | Path, kind: str, clip_id: str) -> dict[str, np.ndarray]:
-        key = (str(cache_root), kind, clip_id)
+    def get(self, key: tuple, load) -> dict[str, np.ndarray]:
+        """The arrays under `key`, from memory or `load()`. Kept arrays are made read-only: every
+        later caller shares them."""
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
-        entry = read_entry(cache_root, kind, clip_id)
+        entry = load()
         size = _nbytes(entry)
         if size <= self.max_bytes:
+            for a in entry.values():
+                if isinstance(a, np.ndarray):
+                    a.setflags(write=False)
             self._items[key] = entry
             self.bytes += size
             while self.bytes > self.max_bytes:

@@ -110,7 +110,7 @@ def invert_forward_flow(fwd: torch.Tensor) -> torch.Tensor:
 
 
 def _as_flow_tensor(flow, batch: int, what: str, device=None) -> torch.Tensor:
-    t = flow if isinstance(flow, torch.Tensor) else torch.from_numpy(np.asarray(flow))
+    t = flow if isinstance(flow, torch.Tensor) else torch.tensor(np.asarray(flow))  # memoised arrays are read-only
     t = t.to(device=device or t.device, dtype=torch.float32)
     if t.ndim == 4:
         t = t.unsqueeze(0).expand(batch, *t.shape)

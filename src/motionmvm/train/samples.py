@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from motionmvm.clipmotion.cache_io import EntryMemo
+from motionmvm.clipmotion.cache_io import EntryMemo, read_entry
 from motionmvm.data import clips as cp
 
 
@@ -114,8 +114,8 @@ class MaskedClips(Dataset):
         if "ids" in view:
             sample["tokens"] = torch.from_numpy(view["ids"])
         if self.spec.target == "trajectory":
-            traj = self._motion("traj", i, idx, box)
-            sample.update({f"traj_{k}": torch.from_numpy(np.ascontiguousarray(traj[k]))
+            traj = self._motion("traj", i, idx, box)  # kept arrays are read-only: copy them
+            sample.update({f"traj_{k}": torch.tensor(np.ascontiguousarray(traj[k]))
                            for k in ("disp", "hog", "valid")})
         return sample
 
@@ -127,7 +127,16 @@ class MaskedClips(Dataset):
 
         if self.motion_root is None or not hasattr(self.videos, "entries"):
             raise ValueError(f"method {self.spec.name!r} needs the {kind} motion cache of a manifest dataset")
-        entry = self.memo.read(self.motion_root, kind, self.videos.clip_id(i))
-        return motion_for_clip(entry, kind, idx, box, False, self.size,
-                               self.size // self.grid[2], self.tubelet,
-                               cache_patch=self.traj_cache_patch if kind == "traj" else None)
+        clip_id = self.videos.clip_id(i)
+
+        def load() -> dict:
+            entry = read_entry(self.motion_root, kind, clip_id)
+            return motion_for_clip(entry, kind, idx, box, False, self.size,
+                                   self.size // self.grid[2], self.tubelet,
+                                   cache_patch=self.traj_cache_patch if kind == "traj" else None)
+
+        # A clip has few windows (32 frames at stride 4: 4 starts) and, without random crops, one
+        # box: its windows recur every epoch, so keep what they make too.
+        window = ("window", str(self.motion_root), kind, clip_id, tuple(np.asarray(idx).tolist()),
+                  tuple(np.asarray(box).tolist()))
+        return self.memo.get(window, load)
