@@ -129,7 +129,7 @@ def test_mgm_flow_guidance_reads_the_flow_cache_and_follows_it(tmp_path):
 
 @pytest.mark.parametrize("method", ["mgmae", "mgm", "mme"])
 def test_kept_motion_gives_the_samples_that_reading_every_time_gives(tmp_path, method):
-    """motion_memo_mb keeps cache entries and each clip window's motion in memory: the masks and
+    """motion_memo_mb keeps each clip window's motion in memory: the masks and
     targets of three epochs are the ones that reloading every time gives. Square videos, so every
     crop is the whole frame and only the window's frames tell two draws of a clip apart."""
     from motionmvm.data.clips import VideoSet

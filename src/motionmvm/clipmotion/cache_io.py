@@ -69,8 +69,7 @@ class EntryMemo:
         size = _nbytes(entry)
         if size <= self.max_bytes:
             for a in entry.values():
-                if isinstance(a, np.ndarray):
-                    a.setflags(write=False)
+                a.setflags(write=False)
             self._items[key] = entry
             self.bytes += size
             while self.bytes > self.max_bytes:

@@ -46,7 +46,7 @@ def compose_flow(flow: np.ndarray, frame_indices) -> np.ndarray:
     if idx[-1] - 1 >= len(flow):
         raise ValueError(f"compose_flow: frame {idx[-1]} needs flow up to {idx[-1] - 1}, the "
                          f"cache has {len(flow)} steps")
-    f = torch.tensor(np.asarray(flow, dtype=np.float32))  # a copy: memoised arrays are read-only
+    f = torch.from_numpy(np.asarray(flow, dtype=np.float32))
     out = []
     for a, c in zip(idx[:-1], idx[1:]):
         acc = f[c - 1][None]                           # v_{c-1 -> c}
@@ -72,7 +72,7 @@ def compose_flow_backward(flow_backward: np.ndarray, frame_indices) -> np.ndarra
     if idx[-1] - 1 >= len(flow_backward):
         raise ValueError(f"compose_flow_backward: frame {idx[-1]} needs flow up to {idx[-1] - 1}, "
                          f"the cache has {len(flow_backward)} steps")
-    f = torch.tensor(np.asarray(flow_backward, dtype=np.float32))  # a copy: memoised arrays are read-only
+    f = torch.from_numpy(np.asarray(flow_backward, dtype=np.float32))
     out = []
     for a, c in zip(idx[:-1], idx[1:]):
         acc = f[a][None]                               # v_{a+1 -> a}
