@@ -135,6 +135,16 @@ def encoder_methods(cfg: dict) -> list[str]:
     return list(exp["methods"]) + imported
 
 
+def planned_seeds(cfg: dict, protocol: str, method: str) -> list[int]:
+    """The experiment's seeds that a (protocol, method) cell runs on: all of them, unless params
+    `eval.seed_plan` gives the protocol or the (reference) method a count N; then its first N
+    seeds (the smallest such N). Snakemake, the aggregate and the audit all read this plan."""
+    seeds = sorted(cfg["experiment"]["seeds"])
+    plan = cfg.get("eval", {}).get("seed_plan") or {}
+    n = min((plan[k] for k in (protocol, method) if k in plan), default=len(seeds))
+    return seeds[:n]
+
+
 # Sections that change how results are shown or dispatched, never what they are: a new plot
 # resolution or SLURM partition must not mark every metrics file stale.
 PRESENTATION_SECTIONS = ("report", "launch")

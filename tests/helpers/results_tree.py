@@ -119,12 +119,15 @@ def write_health(cfg: dict, runs: Path, results: Path) -> dict:
     return health
 
 
-def build(root: Path, repo: Path, write_lock: bool = True) -> dict:
+def build(root: Path, repo: Path, write_lock: bool = True, edit_params=None) -> dict:
     """Write the tree under `root` (cwd must be `root`; `root` may be `repo` itself, e.g. a copy of
-    the repository); returns useful paths. write_lock: also write a dvc.lock with the md5s."""
+    the repository); returns useful paths. write_lock: also write a dvc.lock with the md5s.
+    edit_params(params): changes the copied params.yaml before any run is written."""
     if root.resolve() != repo.resolve():
         (root / "workflow").symlink_to((repo / "workflow").resolve())
         params = yaml.safe_load((repo / "params.yaml").read_text())
+        if edit_params:
+            edit_params(params)
         (root / "params.yaml").write_text(yaml.safe_dump(params))
     cfg = config.load(root / "params.yaml", "smoke")
     rng = np.random.default_rng(0)

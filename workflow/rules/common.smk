@@ -119,22 +119,24 @@ def eval_run_outputs(eval_dir, protocol, method="{method}", dataset="{dataset}")
 
 
 def eval_all_metrics(eval_dir, methods, da_pairs):
-    """Every run's metrics.json: `methods` (experiment methods + reference rows) x seeds x
-    protocols, domain adaptation pairs `da_pairs` for the experiment methods, and the MAR ratios."""
+    """Every run's metrics.json: `methods` (experiment methods + reference rows) x protocols,
+    domain adaptation pairs `da_pairs` for the experiment methods, and the MAR ratios; each on
+    the seeds params `eval.seed_plan` gives it (mcfg.planned_seeds: all seeds unless limited)."""
     ev = CFG["eval"]
+    seeds = lambda protocol, method: mcfg.planned_seeds(CFG, protocol, method)
     out = []
-    for seed in EXP["seeds"]:
-        for method in methods:
-            for ds in EXP["eval_datasets"]:
-                out.append(f"{eval_dir}/finetune/{method}/{ds}/seed{seed}/metrics.json")
-            out += [f"{eval_dir}/{o}".replace("{method}", method).replace("{seed}", str(seed))
-                    for o in frozen_outputs()[1::2]]
-        for method in mcfg.encoder_methods(CFG):
-            for pair in da_pairs:
-                out.append(f"{eval_dir}/domain_adapt/{method}/{pair}/seed{seed}/metrics.json")
-        for pct in ev["mar"]["mask_percents"]:
-            for ds in EXP["eval_datasets"]:
-                out.append(f"{eval_dir}/mar_finetune/mar_r{pct}/{ds}/seed{seed}/metrics.json")
+    for method in methods:
+        out += [f"{eval_dir}/finetune/{method}/{ds}/seed{s}/metrics.json"
+                for s in seeds("finetune", method) for ds in EXP["eval_datasets"]]
+        frozen = sorted(set(seeds("linear_probe", method)) | set(seeds("fewshot", method)))
+        out += [f"{eval_dir}/{o}".replace("{method}", method).replace("{seed}", str(s))
+                for s in frozen for o in frozen_outputs()[1::2]]
+    for method in mcfg.encoder_methods(CFG):
+        out += [f"{eval_dir}/domain_adapt/{method}/{pair}/seed{s}/metrics.json"
+                for s in seeds("domain_adapt", method) for pair in da_pairs]
+    for pct in ev["mar"]["mask_percents"]:
+        out += [f"{eval_dir}/mar_finetune/mar_r{pct}/{ds}/seed{s}/metrics.json"
+                for s in seeds("mar_finetune", f"mar_r{pct}") for ds in EXP["eval_datasets"]]
     return out
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from motionmvm.eval import health as health_mod
 from motionmvm.eval import rundirs
 from motionmvm.eval.stats import mean_ci, paired_difference
+from motionmvm.config import planned_seeds
 from motionmvm.io import atomic_write_text, read_json, write_json
 
 METRICS = ("top1", "top5", "mean_class_accuracy", "negative_transfer", "gflops_per_view",
@@ -20,9 +21,23 @@ METRICS = ("top1", "top5", "mean_class_accuracy", "negative_transfer", "gflops_p
 BASELINE = "videomae"
 
 
-def collect(eval_root: str | Path) -> dict:
-    """{(protocol, method, dataset): {seed: metrics}} from eval_root/<p>/<m>/<d>/seed<S>/metrics.json."""
-    return rundirs.by_seed(eval_root, 3)
+def collect(eval_root: str | Path, cfg: dict | None = None) -> dict:
+    """{(protocol, method, dataset): {seed: metrics}} from eval_root/<p>/<m>/<d>/seed<S>/metrics.json.
+
+    cfg: drop the experiment's seeds that a budget profile's `eval.seed_plan` leaves out of a cell
+    (config.planned_seeds; dvc.yaml's stages run every seed). A seed the experiment does not
+    define stays, and the audit names it.
+    """
+    runs = rundirs.by_seed(eval_root, 3)
+    if cfg is None:
+        return runs
+    out = {}
+    for key, by_seed in runs.items():
+        left_out = set(cfg["experiment"]["seeds"]) - set(planned_seeds(cfg, key[0], key[1]))
+        kept = {s: m for s, m in by_seed.items() if s not in left_out}
+        if kept:
+            out[key] = kept
+    return out
 
 
 def _baseline_key(key: tuple) -> tuple:
@@ -113,7 +128,7 @@ def write_outputs(rows: list[dict], results_dir: str | Path, confidence: float =
 def aggregate(eval_root: str | Path, results_dir: str | Path, confidence: float = 0.95,
               cfg: dict | None = None, pretrain_root: str | Path | None = None) -> list[dict]:
     """cfg + pretrain_root: also compute the health gates (results_dir/health.json)."""
-    runs = collect(eval_root)
+    runs = collect(eval_root, cfg)
     if not runs:
         raise FileNotFoundError(f"no metrics.json under {eval_root}/<protocol>/<method>/<dataset>/seed<S>/")
     rows = summarize(runs, confidence)

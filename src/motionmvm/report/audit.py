@@ -169,7 +169,8 @@ class Auditor:
             return [(int(Path(p).parent.name.removeprefix("seed")), self.root / p) for p in row["metrics_files"]
                     if p not in bad]
         base = self.runs / "eval" / cell.protocol / cell.method / cell.dataset
-        seeds = sorted(set(self.cfg["experiment"]["seeds"]) | set((row or {}).get("seeds", [])))
+        planned = mcfg.planned_seeds(self.cfg, cell.protocol, cell.method)
+        seeds = sorted(set(planned) | set((row or {}).get("seeds", [])))
         return [(s, base / f"seed{s}" / "metrics.json") for s in seeds]
 
     def run(self) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from motionmvm.config import planned_seeds
 from motionmvm.io import read_json
 from motionmvm.report import audit_clips as clips
 from motionmvm.report import audit_recompute as rc
@@ -243,13 +244,16 @@ RUN_CHECKS = [check_files_locked, check_provenance, check_scored_clips, check_co
 # --- checks on one cell and on the whole table ---------------------------------------------------
 
 def check_seeds(aud: "Auditor", c: CellRuns) -> None:
-    want = sorted(aud.cfg["experiment"]["seeds"])
+    """The cell is built from exactly its planned seeds: the experiment's, or the first N of them
+    where params `eval.seed_plan` limits the protocol or the reference row (config.planned_seeds)."""
+    want = planned_seeds(aud.cfg, c.cell.protocol, c.cell.method)
     got = sorted(c.row["seeds"]) if c.row else sorted(r.seed for r in c.runs)
     if got != want:
-        aud.fail(c.cell.name, "incomplete", f"built from seeds {got}, the experiment defines {want} "
+        plan = "" if want == sorted(aud.cfg["experiment"]["seeds"]) else " for this cell (eval.seed_plan)"
+        aud.fail(c.cell.name, "incomplete", f"built from seeds {got}, the experiment defines {want}{plan} "
                                             "(a seed is missing or was dropped)")
     if c.printed.get("seeds") not in (None, str(len(want))):
-        aud.fail(c.cell.name, "table.md", f"seeds column says {c.printed['seeds']}, the experiment defines {len(want)}")
+        aud.fail(c.cell.name, "table.md", f"seeds column says {c.printed['seeds']}, the plan defines {len(want)}")
 
 
 def check_cell_numbers(aud: "Auditor", c: CellRuns) -> None:

@@ -1,0 +1,95 @@
+"""params `eval.seed_plan` (issue 11's budget): a protocol or a reference row runs on the
+experiment's first N seeds; the DAG, the aggregate and the audit read the same plan."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers.repo_copy import BIN, copy_repo, env
+from motionmvm import config
+from motionmvm.eval.aggregate import aggregate
+from motionmvm.io import read_json
+from motionmvm.report.audit import audit
+from tests.helpers import results_tree
+
+REPO = Path(__file__).resolve().parents[1]
+CELL = "linear_probe/videomae/synth"
+
+
+def test_planned_seeds_takes_the_smallest_count_of_protocol_and_method():
+    cfg = {"experiment": {"seeds": [2, 0, 1]},
+           "eval": {"seed_plan": {"domain_adapt": 2, "scratch_1frame": 1}}}
+    assert config.planned_seeds(cfg, "finetune", "videomae") == [0, 1, 2]
+    assert config.planned_seeds(cfg, "domain_adapt", "mgm") == [0, 1]
+    assert config.planned_seeds(cfg, "linear_probe", "scratch_1frame") == [0]
+    assert config.planned_seeds(cfg, "domain_adapt", "scratch_1frame") == [0]
+    assert config.planned_seeds({"experiment": {"seeds": [0, 1]}, "eval": {}}, "fewshot", "mme") == [0, 1]
+
+
+def test_a_plan_for_an_unknown_protocol_is_refused_in_one_line(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["profiles"]["small"]["eval"]["seed_plan"] = {"domain_adapat": 1}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    shutil.copytree(REPO / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
+    with pytest.raises(config.ConfigError, match=r"unknown key eval\.seed_plan\.domain_adapat"):
+        config.load(tmp_path / "params.yaml", "small")
+
+
+def build_tree(root: Path, lp_seeds: int) -> dict:
+    """The fabricated results tree (3 seeds per cell) with params limiting the linear probe."""
+    def plan(params):
+        params["profiles"]["smoke"].setdefault("eval", {})["seed_plan"] = {"linear_probe": lp_seeds}
+
+    results_tree.build(root, REPO, edit_params=plan)
+    return config.load("params.yaml", "smoke")
+
+
+def test_the_aggregate_builds_a_cell_from_its_planned_seeds_and_the_audit_accepts_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = build_tree(tmp_path, 1)
+    rows = {(r["protocol"], r["method"], r["dataset"]): r for r in read_json("results/smoke/summary.json")["rows"]}
+    assert rows[("linear_probe", "videomae", "synth")]["seeds"] == [0]  # seeds 1 and 2 exist on disk
+    assert rows[("linear_probe", "videomae", "synth")]["top1"]["half_width"] is None  # one seed: no interval
+    assert "| linear_probe | videomae | synth | 1 |" in Path("results/smoke/table.md").read_text()
+    res = audit("results/smoke/table.md", cfg)
+    assert res["ok"], res["problems"]
+
+
+def test_a_planned_seed_that_is_missing_is_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = build_tree(tmp_path, 2)
+    shutil.rmtree(f"runs/smoke/eval/{CELL}/seed1")
+    aggregate("runs/smoke/eval", "results/smoke", cfg["eval"]["confidence"], cfg=cfg,
+              pretrain_root="runs/smoke/pretrain")
+    results_tree.relock()
+    res = audit("results/smoke/table.md", cfg)
+    hits = [p for p in res["problems"] if p.startswith(CELL) and ": incomplete: " in p]
+    assert hits and "built from seeds [0], the experiment defines [0, 1] for this cell (eval.seed_plan)" in hits[0], \
+        res["problems"]
+
+
+def test_the_small_dag_runs_each_protocol_on_its_planned_seeds(tmp_path):
+    """Dry run of the small profile: domain adaptation, MAR and the single-frame control on seed 0
+    only; fine-tuning, the frozen protocols and the other reference rows on every seed."""
+    repo = copy_repo(tmp_path)
+    exe = str(BIN / "snakemake") if (BIN / "snakemake").exists() else "snakemake"
+    proc = subprocess.run([exe, "-n", "-p", "all", "--cores", "2", "--config", "profile=small"], cwd=repo,
+                          env=env(repo), capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    cfg = config.load(REPO / "params.yaml", "small")
+    assert cfg["eval"]["seed_plan"] == {"domain_adapt": 1, "mar_finetune": 1, "scratch_1frame": 1}
+    methods = cfg["experiment"]["methods"]
+    for seed in (0, 1, 2):
+        da = [m for m in methods if f"domain-adapt --params params.yaml --profile small --method {m} "
+              f"--source synth --target synth_b --seed {seed}" in out]
+        assert da == (methods if seed == 0 else []), seed
+        assert (f"mar-finetune --params params.yaml --profile small --mask-percent 50 --dataset synth --seed {seed}"
+                in out) == (seed == 0)
+        assert (f"--method scratch_1frame --dataset synth --seed {seed}" in out) == (seed == 0)
+        assert f"--method scratch --dataset synth --seed {seed}" in out
+        assert f"frozen --params params.yaml --profile small --method random_init --seed {seed}" in out
