@@ -96,3 +96,31 @@ def test_single_frame_control_runs_and_saves_its_encoder(project):
     run("linear-probe", "--method", "scratch_1frame", "--dataset", "synth", "--seed", "0")
     m = json.loads((project / "runs/smoke/eval/linear_probe/scratch_1frame/synth/seed0/metrics.json").read_text())
     assert m["provenance"]["checkpoint"]["path"].endswith("finetune/scratch_1frame/synth/seed0/encoder.pt")
+
+
+def test_evaluate_runs_an_encoders_finetuning_and_frozen_protocols_in_one_process(project):
+    """`motionmvm evaluate` (eval.process_per_encoder): the per-protocol steps' run directories,
+    with the same numbers as running those steps one by one; a supervised reference's frozen runs
+    read the encoder it has just trained."""
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["profiles"]["smoke"]["eval"]["linear_probe"]["datasets"] = ["synth"]
+    params["profiles"]["smoke"]["eval"]["fewshot"]["datasets"] = ["synth"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    ev = project / "runs/smoke/eval"
+    run("evaluate", "--method", "videomae", "--seed", "0")
+    runs = ("finetune/videomae/synth", "linear_probe/videomae/synth", "fewshot/videomae/synth")
+    merged = {d: json.loads((ev / d / "seed0/metrics.json").read_text())["top1"] for d in runs}
+    shutil.rmtree(ev)
+    shutil.rmtree(project / "cache/smoke/synth/features")
+    run("finetune", "--method", "videomae", "--dataset", "synth", "--seed", "0")
+    run("frozen", "--method", "videomae", "--seed", "0")
+    assert merged == {d: json.loads((ev / d / "seed0/metrics.json").read_text())["top1"] for d in runs}
+
+    run("evaluate", "--method", "scratch", "--seed", "0")
+    assert (ev / "finetune/scratch/synth/seed0/encoder.pt").exists()
+    m = json.loads((ev / "linear_probe/scratch/synth/seed0/metrics.json").read_text())
+    assert m["provenance"]["checkpoint"]["path"].endswith("finetune/scratch/synth/seed0/encoder.pt")
+    with pytest.raises(SystemExit, match="drop --out / --encoder"):
+        cli.main(["evaluate", "--profile", "smoke", "--method", "videomae", "--seed", "0", "--encoder", "x.pt"])

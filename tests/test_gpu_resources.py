@@ -4,6 +4,7 @@ goes through `motionmvm launch`, whose submitit submission carries params `resou
 (A dry run replaces the SLURM executor by Snakemake's dry-run executor, so the `--backend
 submitit` that LAUNCH adds under a real `--profile slurm` run is not printed; `paper` sets
 `launch.backend: submitit` itself, checked here.)"""
+import dataclasses
 import os
 import re
 import subprocess
@@ -71,7 +72,10 @@ def test_paper_slurm_dry_run_asks_gpus_for_every_gpu_step(tmp_path, monkeypatch)
         seen[key] = request
         assert request["gpus_per_node"] >= 1, (key, request)
         assert request["additional_parameters"] == {"requeue": True}
-    assert set(seen) == set(GPU_STEPS.values())
+    assert set(seen) == set(GPU_STEPS.values())  # paper: one job per protocol (eval.process_per_encoder false)
+    evaluate = make_executor(dataclasses.replace(LaunchSettings.from_config(cfg, step="evaluate"), cluster="slurm",
+                                                 folder=str(tmp_path / "launch")))._executor.parameters
+    assert evaluate["gpus_per_node"] == 1  # were a user to turn it on
     assert seen["pretrain"]["gpus_per_node"] == seen["pretrain"]["ntasks_per_node"] == 8
     assert seen["finetune"]["ntasks_per_node"] == 1  # one process: fine-tuning is not DDP
     assert seen["tokenizer_train"]["time"] == cfg["resources"]["tokenizer_train"]["timeout_min"]
@@ -93,5 +97,5 @@ def test_resources_overlay_launch_and_name_their_step(tmp_path, capsys):
 def test_smoke_and_small_ask_for_no_gpu():
     for profile in ("smoke", "small"):
         cfg = config.load(REPO / "params.yaml", profile)
-        for key in GPU_STEPS.values():
+        for key in [*GPU_STEPS.values(), "evaluate"]:
             assert LaunchSettings.from_config(cfg, step=key).gpus_per_node == 0

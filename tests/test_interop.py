@@ -228,9 +228,10 @@ def test_an_imported_entry_is_evaluated_like_a_method_in_the_workflow(tmp_path):
     for seed in params["experiment"]["seeds"]:
         assert (f"motionmvm import-checkpoint --params params.yaml --profile smoke --name videomae-official "
                 f"--seed {seed}") in out
-    # GPU steps run through the launcher: `motionmvm launch ... -- <step> <args>`; Snakemake runs the
-    # linear probe and few-shot of one encoder as one `frozen` step
-    for step in ("finetune", "frozen", "domain-adapt"):
+    # GPU steps run through the launcher: `motionmvm launch ... -- <step> <args>`; the smoke profile
+    # (eval.process_per_encoder) runs fine-tuning, linear probe and few-shot of one encoder as one
+    # `evaluate` step
+    for step in ("evaluate", "domain-adapt"):
         assert f" -- {step} --params params.yaml --profile smoke --method videomae-official" in out
     for protocol in ("linear_probe", "fewshot"):
         assert f"runs/smoke/eval/{protocol}/videomae-official/" in out

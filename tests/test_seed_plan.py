@@ -90,6 +90,7 @@ def test_the_small_dag_runs_each_protocol_on_its_planned_seeds(tmp_path):
         assert da == (methods if seed == 0 else []), seed
         assert (f"mar-finetune --params params.yaml --profile small --mask-percent 50 --dataset synth --seed {seed}"
                 in out) == (seed == 0)
-        assert (f"--method scratch_1frame --dataset synth --seed {seed}" in out) == (seed == 0)
-        assert f"--method scratch --dataset synth --seed {seed}" in out
-        assert f"frozen --params params.yaml --profile small --method random_init --seed {seed}" in out
+        evaluate = "evaluate --params params.yaml --profile small --method"
+        assert (f"{evaluate} scratch_1frame --seed {seed}" in out) == (seed == 0)
+        assert f"{evaluate} scratch --seed {seed}" in out
+        assert f"{evaluate} random_init --seed {seed}" in out

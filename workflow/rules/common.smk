@@ -160,3 +160,28 @@ def frozen_data(wildcards):
 def pretrain_metrics():
     """Every pretraining run's metrics.json (the health gate `pretraining_learns` reads them)."""
     return [f"{RUNS}/pretrain/{m}/seed{s}/metrics.json" for m in EXP["methods"] for s in EXP["seeds"]]
+
+
+def evaluate_outputs(eval_dir, supervised):
+    """Outputs of one `motionmvm evaluate` job (params eval.process_per_encoder; the wildcards
+    {method} and {seed} left in): fine-tuning on each dataset it fine-tunes on (see
+    motionmvm.eval.cli.finetune_datasets), then every frozen-feature run."""
+    from motionmvm.eval.cli import finetune_datasets
+
+    method = "scratch" if supervised else "videomae"  # only the supervised/other split matters here
+    runs = [f"finetune/{{method}}/{ds}/seed{{seed}}/{f}" for ds in finetune_datasets(CFG, method)
+            for f in ("predictions.csv", "metrics.json")]
+    return [f"{eval_dir}/{o}" for o in runs + frozen_outputs()]
+
+
+def evaluate_data(supervised):
+    """The manifests and clip stores one `motionmvm evaluate` job reads."""
+    from motionmvm.eval.cli import finetune_datasets
+
+    def data(wildcards):
+        ev = CFG["eval"]
+        method = "scratch" if supervised else "videomae"
+        names = dict.fromkeys([*finetune_datasets(CFG, method), *ev["linear_probe"]["datasets"],
+                               *ev["fewshot"]["datasets"]])
+        return [f"{DATA}/{d}/manifest.json" for d in names] + [f"{CACHE}/{d}/clips" for d in names]
+    return data

@@ -16,54 +16,135 @@ wildcard_constraints:
 # submitit job each with params `resources.<step>`, requeued on timeout and resumed from the step's
 # checkpoint), as pretraining does.
 localrules:
-    eval_finetune,
-    eval_finetune_scratch,
     eval_mar,
-    eval_frozen,
     eval_domain_adapt,
 
 
-rule eval_finetune:
-    input:
-        encoder=eval_encoder("finetune", EVAL, EVAL_REFS),
-        data=f"{DATA}/{{dataset}}/manifest.json",
-        clips=f"{CACHE}/{{dataset}}/clips",
-    output:
-        **eval_run_outputs(EVAL, "finetune"),
-    log:
-        f"{LOGS}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.tsv"
-    params:
-        args=ARGS,
-        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
-    wildcard_constraints:
-        method="|".join(m for m in EVAL_METHODS if m not in ("scratch", "scratch_1frame")),
-    conda:
-        CONDA_ENV
-    shell:
-        "motionmvm launch {params.launch} {params.args} -- finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+# ---- health issue (#11): params eval.process_per_encoder (the budget profiles) ----
+# One job per encoder and seed, `motionmvm evaluate`: its fine-tuning on every evaluation dataset,
+# then its linear probes and few-shot runs, in one process (one ~5 s import of torch and timm
+# instead of one per protocol). The supervised references train there too, and their frozen runs
+# read the encoder they just trained. Same run directories as the per-protocol rules below.
+if EV["process_per_encoder"]:
+
+    localrules:
+        eval_encoder,
+        eval_supervised,
+
+    rule eval_encoder:
+        input:
+            encoder=eval_encoder("finetune", EVAL, EVAL_REFS),
+            data=evaluate_data(supervised=False),
+        output:
+            evaluate_outputs(EVAL, supervised=False),
+        log:
+            f"{LOGS}/eval_encoder/{{method}}/seed{{seed}}.log",
+        benchmark:
+            f"{BENCH}/eval_encoder/{{method}}/seed{{seed}}.tsv"
+        params:
+            args=ARGS,
+            launch=LAUNCH,  # GPU step: submitit with params resources.evaluate under SLURM
+        wildcard_constraints:
+            method="|".join(m for m in EVAL_METHODS if m not in ("scratch", "scratch_1frame")),
+        conda:
+            CONDA_ENV
+        shell:
+            "motionmvm launch {params.launch} {params.args} -- evaluate {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
+
+    rule eval_supervised:
+        input:
+            encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",  # architecture only
+            data=evaluate_data(supervised=True),
+        output:
+            evaluate_outputs(EVAL, supervised=True),
+            encoder=f"{EVAL}/finetune/{{method}}/{EXP['pretrain_dataset']}/seed{{seed}}/encoder.pt",
+        log:
+            f"{LOGS}/eval_supervised/{{method}}/seed{{seed}}.log",
+        benchmark:
+            f"{BENCH}/eval_supervised/{{method}}/seed{{seed}}.tsv"
+        params:
+            args=ARGS,
+            launch=LAUNCH,  # GPU step: submitit with params resources.evaluate under SLURM
+        wildcard_constraints:
+            method="scratch|scratch_1frame",
+        conda:
+            CONDA_ENV
+        shell:
+            "motionmvm launch {params.launch} {params.args} -- evaluate {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
+
+else:
+
+    localrules:
+        eval_finetune,
+        eval_finetune_scratch,
+        eval_frozen,
+
+    rule eval_finetune:
+        input:
+            encoder=eval_encoder("finetune", EVAL, EVAL_REFS),
+            data=f"{DATA}/{{dataset}}/manifest.json",
+            clips=f"{CACHE}/{{dataset}}/clips",
+        output:
+            **eval_run_outputs(EVAL, "finetune"),
+        log:
+            f"{LOGS}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.log",
+        benchmark:
+            f"{BENCH}/eval_finetune/{{method}}/{{dataset}}/seed{{seed}}.tsv"
+        params:
+            args=ARGS,
+            launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
+        wildcard_constraints:
+            method="|".join(m for m in EVAL_METHODS if m not in ("scratch", "scratch_1frame")),
+        conda:
+            CONDA_ENV
+        shell:
+            "motionmvm launch {params.launch} {params.args} -- finetune {params.args} --method {wildcards.method} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+
+    rule eval_finetune_scratch:
+        input:
+            encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
+            data=f"{DATA}/{{dataset}}/manifest.json",
+            clips=f"{CACHE}/{{dataset}}/clips",
+        output:
+            **eval_run_outputs(EVAL, "finetune", method="{supervised}"),
+            encoder=f"{EVAL}/finetune/{{supervised}}/{{dataset}}/seed{{seed}}/encoder.pt",
+        log:
+            f"{LOGS}/eval_finetune_scratch/{{supervised}}/{{dataset}}/seed{{seed}}.log",
+        benchmark:
+            f"{BENCH}/eval_finetune_scratch/{{supervised}}/{{dataset}}/seed{{seed}}.tsv"
+        params:
+            args=ARGS,
+            launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
+        conda:
+            CONDA_ENV
+        shell:
+            "motionmvm launch {params.launch} {params.args} -- finetune {params.args} --method {wildcards.supervised} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+
+    # One process per encoder for every frozen-feature protocol: the linear probe on each
+    # eval.linear_probe.datasets and few-shot on each eval.fewshot.datasets share the encoder load,
+    # the imports and the feature cache (`motionmvm frozen`). Same output paths as the per-protocol
+    # steps `linear-probe` / `fewshot` (which dvc.yaml's stages run), so the audit and the aggregate
+    # read them unchanged.
+    rule eval_frozen:
+        input:
+            encoder=eval_encoder("frozen", EVAL, EVAL_REFS),
+            data=frozen_data,
+        output:
+            [f"{EVAL}/{o}" for o in frozen_outputs()],
+        log:
+            f"{LOGS}/eval_frozen/{{method}}/seed{{seed}}.log",
+        benchmark:
+            f"{BENCH}/eval_frozen/{{method}}/seed{{seed}}.tsv"
+        params:
+            args=ARGS,
+            launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
+        conda:
+            CONDA_ENV
+        shell:
+            "motionmvm launch {params.launch} {params.args} -- frozen {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
 
 
-rule eval_finetune_scratch:
-    input:
-        encoder=f"{RUNS}/pretrain/videomae/seed{{seed}}/encoder.pt",
-        data=f"{DATA}/{{dataset}}/manifest.json",
-        clips=f"{CACHE}/{{dataset}}/clips",
-    output:
-        **eval_run_outputs(EVAL, "finetune", method="{supervised}"),
-        encoder=f"{EVAL}/finetune/{{supervised}}/{{dataset}}/seed{{seed}}/encoder.pt",
-    log:
-        f"{LOGS}/eval_finetune_scratch/{{supervised}}/{{dataset}}/seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/eval_finetune_scratch/{{supervised}}/{{dataset}}/seed{{seed}}.tsv"
-    params:
-        args=ARGS,
-        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
-    conda:
-        CONDA_ENV
-    shell:
-        "motionmvm launch {params.launch} {params.args} -- finetune {params.args} --method {wildcards.supervised} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
+# ---- end health issue (#11) ----
 
 
 rule eval_mar:
@@ -86,31 +167,6 @@ rule eval_mar:
         CONDA_ENV
     shell:
         "motionmvm launch {params.launch} {params.args} -- mar-finetune {params.args} --mask-percent {wildcards.percent} --dataset {wildcards.dataset} --seed {wildcards.seed} > {log} 2>&1"
-
-
-# ---- health issue (#11): one process per encoder for every frozen-feature protocol ----
-# The linear probe on each eval.linear_probe.datasets and few-shot on each eval.fewshot.datasets share
-# the encoder load, the imports and the feature cache (`motionmvm frozen`). Same output paths as
-# the per-protocol steps `linear-probe` / `fewshot` (which dvc.yaml's stages run), so the audit
-# and the aggregate read them unchanged.
-rule eval_frozen:
-    input:
-        encoder=eval_encoder("frozen", EVAL, EVAL_REFS),
-        data=frozen_data,
-    output:
-        [f"{EVAL}/{o}" for o in frozen_outputs()],
-    log:
-        f"{LOGS}/eval_frozen/{{method}}/seed{{seed}}.log",
-    benchmark:
-        f"{BENCH}/eval_frozen/{{method}}/seed{{seed}}.tsv"
-    params:
-        args=ARGS,
-        launch=LAUNCH,  # GPU step: submitit with params resources.<step> under SLURM
-    conda:
-        CONDA_ENV
-    shell:
-        "motionmvm launch {params.launch} {params.args} -- frozen {params.args} --method {wildcards.method} --seed {wildcards.seed} > {log} 2>&1"
-# ---- end health issue (#11) ----
 
 
 rule eval_domain_adapt:

@@ -1,4 +1,4 @@
-"""Evaluation steps: finetune, mar-finetune, linear-probe, fewshot, domain-adapt, aggregate."""
+"""Evaluation steps: finetune, mar-finetune, linear-probe, fewshot, frozen, evaluate, domain-adapt, aggregate."""
 from __future__ import annotations
 
 import argparse
@@ -142,6 +142,32 @@ def _frozen(args) -> int:
     return 0
 
 
+def finetune_datasets(cfg: dict, method: str) -> list[str]:
+    """The datasets `evaluate` fine-tunes on: experiment.eval_datasets, and for the supervised
+    references also the pretraining dataset (their encoder there is what the frozen protocols read)."""
+    names = list(cfg["experiment"]["eval_datasets"])
+    if method in ("scratch", "scratch_1frame") and cfg["experiment"]["pretrain_dataset"] not in names:
+        names.append(cfg["experiment"]["pretrain_dataset"])
+    return names
+
+
+def _evaluate(args) -> int:
+    """Fine-tuning and every frozen-feature protocol of one encoder and seed in one process (params
+    `eval.process_per_encoder`, the budget profiles: one import of torch and timm instead of one per
+    protocol). Fine-tunes on each of `finetune_datasets`, then runs `frozen`; the same run
+    directories as the separate steps, which a cluster profile runs as separate jobs instead."""
+    if args.out or args.encoder:
+        raise SystemExit("motionmvm: `evaluate` writes each protocol's own run directory from the method's "
+                         "encoder; drop --out / --encoder (or run the protocol steps one by one)")
+    cfg = load_config(args)
+    _check_method(cfg, args.method)
+    for ds in finetune_datasets(cfg, args.method):
+        args.dataset = ds
+        _finetune(args)
+    args.dataset = None
+    return _frozen(args)
+
+
 def _domain(args) -> int:
     from motionmvm.eval import protocols
     from motionmvm.eval.outputs import dataset_dir
@@ -219,6 +245,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("frozen", help="linear probe on eval.linear_probe.datasets + few-shot, one process")
     _common(p, dataset=False)
     p.set_defaults(func=_frozen)
+
+    p = subparsers.add_parser("evaluate", help="fine-tuning + frozen-feature protocols of one encoder, one process")
+    _common(p, dataset=False)
+    p.set_defaults(func=_evaluate)
 
     p = subparsers.add_parser("domain-adapt", help="partial domain adaptation: train on source, test on target subset")
     _common(p, dataset=False)
