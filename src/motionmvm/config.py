@@ -43,13 +43,19 @@ def schema_dir(params_path: str | Path = "params.yaml") -> Path:
                       f"{PROJECT_ROOT / SCHEMA_SUBDIR}: run from a checkout of the project (pip install -e .)")
 
 
+def read_yaml(path: str | Path):
+    """A YAML file's data, parsed by libyaml (PyYAML's C loader, ~10x the pure-Python one: every
+    step reads params.yaml and the schemas, dvc.lock is large)."""
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load_schema(params_path: str | Path = "params.yaml") -> dict:
     """The top-level schema plus one file per section (workflow/schemas/sections/*.yaml)."""
     sdir = schema_dir(params_path)
-    schema = yaml.safe_load((sdir / "params.schema.yaml").read_text())
+    schema = read_yaml(sdir / "params.schema.yaml")
     for part in sorted((sdir / "sections").glob("*.schema.yaml")):
         name = part.name.split(".")[0]
-        schema["properties"][name] = yaml.safe_load(part.read_text())
+        schema["properties"][name] = read_yaml(part)
     return schema
 
 
@@ -99,7 +105,7 @@ def load(params_path: str | Path = "params.yaml", profile: str | None = None,
     params_path = Path(params_path)
     if not params_path.exists():
         raise ConfigError(f"no parameter file at {params_path}")
-    raw = yaml.safe_load(params_path.read_text()) or {}
+    raw = read_yaml(params_path) or {}
     if overrides:
         raw = deep_merge(raw, overrides)
     schema = load_schema(params_path)

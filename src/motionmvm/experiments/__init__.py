@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 SHARED = "shared_budget"
 # params keys a shape may set; DVC reads these from params.yaml (dvc.yaml templates), so
 # `dvc_overrides` writes exactly these
@@ -38,13 +36,13 @@ def names(params_path: str | Path = "params.yaml") -> list[str]:
 
 def load(name: str, params_path: str | Path = "params.yaml") -> dict:
     """The validated experiment file `experiments/<name>.yaml`."""
-    from motionmvm.config import ConfigError, schema_dir, validate
+    from motionmvm.config import ConfigError, read_yaml, schema_dir, validate
 
     path = directory(params_path) / f"{name}.yaml"
     if not path.exists():
         raise ConfigError(f"experiment: {name!r} is not allowed; allowed values are {names(params_path)}")
-    exp = yaml.safe_load(path.read_text()) or {}
-    schema = yaml.safe_load((schema_dir(params_path) / "experiment.schema.yaml").read_text())
+    exp = read_yaml(path) or {}
+    schema = read_yaml(schema_dir(params_path) / "experiment.schema.yaml")
     validate(exp, schema, where=f"experiment file {path}")
     if exp["name"] != name:
         raise ConfigError(f"{path}: name {exp['name']!r} must be the file name {name!r}")

@@ -5,7 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
-import yaml
+from motionmvm.config import read_yaml
 
 
 class DvcLock:
@@ -19,14 +19,14 @@ class DvcLock:
         if lock_path is None:
             return
         if lock_path.exists():
-            lock = yaml.safe_load(lock_path.read_text()) or {}
+            lock = read_yaml(lock_path) or {}
             for stage, body in (lock.get("stages") or {}).items():
                 self._add(body.get("outs"), Path("."), f"stage {stage!r} in dvc.lock")
         for dvcfile in sorted(root.rglob("*.dvc")):
             rel = dvcfile.relative_to(root)
             if rel.parts[0] in (".dvc", ".git") or not dvcfile.is_file():
                 continue
-            body = yaml.safe_load(dvcfile.read_text()) or {}
+            body = read_yaml(dvcfile) or {}
             self._add(body.get("outs"), rel.parent, str(rel))
 
     def _add(self, outs, base: Path, source: str) -> None:
