@@ -17,51 +17,63 @@ from motionmvm.report.audit import audit
 from tests.helpers import results_tree
 
 REPO = Path(__file__).resolve().parents[1]
-CELL = "linear_probe/videomae/synth"
+CELL = "linear_probe/scratch_1frame/synth"
 
 
-def test_planned_seeds_takes_the_smallest_count_of_protocol_and_method():
+def test_planned_seeds_intersects_the_experiment_seeds_with_each_list_that_applies():
     cfg = {"experiment": {"seeds": [2, 0, 1]},
-           "eval": {"seed_plan": {"domain_adapt": 2, "scratch_1frame": 1}}}
+           "eval": {"seed_plan": {"domain_adapt": [1, 0], "mar_finetune": [0], "scratch_1frame": [2]}}}
     assert config.planned_seeds(cfg, "finetune", "videomae") == [0, 1, 2]
     assert config.planned_seeds(cfg, "domain_adapt", "mgm") == [0, 1]
-    assert config.planned_seeds(cfg, "linear_probe", "scratch_1frame") == [0]
-    assert config.planned_seeds(cfg, "domain_adapt", "scratch_1frame") == [0]
+    assert config.planned_seeds(cfg, "linear_probe", "scratch_1frame") == [2]
+    assert config.planned_seeds(cfg, "domain_adapt", "scratch_1frame") == []
     assert config.planned_seeds({"experiment": {"seeds": [0, 1]}, "eval": {}}, "fewshot", "mme") == [0, 1]
 
 
-def test_a_plan_for_an_unknown_protocol_is_refused_in_one_line(tmp_path):
+def _params_dir(tmp_path: Path, edit) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["profiles"]["small"]["eval"]["seed_plan"] = {"domain_adapat": 1}
+    edit(params)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     shutil.copytree(REPO / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
+    return tmp_path / "params.yaml"
+
+
+def test_a_plan_for_an_unknown_protocol_is_refused_in_one_line(tmp_path):
+    path = _params_dir(tmp_path, lambda p: p["eval"]["seed_plan"].update(domain_adapat=[0]))
     with pytest.raises(config.ConfigError, match=r"unknown key eval\.seed_plan\.domain_adapat"):
-        config.load(tmp_path / "params.yaml", "small")
+        config.load(path, "small")
 
 
-def build_tree(root: Path, lp_seeds: int) -> dict:
-    """The fabricated results tree (3 seeds per cell) with params limiting the linear probe."""
-    def plan(params):
-        params["profiles"]["smoke"].setdefault("eval", {})["seed_plan"] = {"linear_probe": lp_seeds}
+def test_a_planned_seed_outside_the_experiment_is_refused_in_one_line(tmp_path):
+    path = _params_dir(tmp_path, lambda p: p["eval"]["seed_plan"].update(mar_finetune=[0, 7]))
+    with pytest.raises(config.ConfigError, match=r"^eval\.seed_plan\.mar_finetune: seeds \[7\] are not "
+                                                 r"experiment seeds \[0, 1, 2\]; list some of those$"):
+        config.load(path, "small")
 
-    results_tree.build(root, REPO, edit_params=plan)
+
+def build_tree(root: Path, monkeypatch, plan: list[int]) -> dict:
+    """The fabricated results tree (linear-probe cells of videomae and of the single-frame control,
+    3 seeds each on disk), params planning the control on `plan`."""
+    monkeypatch.setattr(results_tree, "METHODS", ("videomae", "scratch_1frame"))
+    results_tree.build(root, REPO, edit_params=lambda p: p["eval"]["seed_plan"].update(scratch_1frame=plan))
     return config.load("params.yaml", "smoke")
 
 
 def test_the_aggregate_builds_a_cell_from_its_planned_seeds_and_the_audit_accepts_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = build_tree(tmp_path, 1)
+    cfg = build_tree(tmp_path, monkeypatch, [0])
     rows = {(r["protocol"], r["method"], r["dataset"]): r for r in read_json("results/smoke/summary.json")["rows"]}
-    assert rows[("linear_probe", "videomae", "synth")]["seeds"] == [0]  # seeds 1 and 2 exist on disk
-    assert rows[("linear_probe", "videomae", "synth")]["top1"]["half_width"] is None  # one seed: no interval
-    assert "| linear_probe | videomae | synth | 1 |" in Path("results/smoke/table.md").read_text()
+    assert rows[("linear_probe", "scratch_1frame", "synth")]["seeds"] == [0]  # seeds 1 and 2 exist on disk
+    assert rows[("linear_probe", "scratch_1frame", "synth")]["top1"]["half_width"] is None  # one seed: no interval
+    assert rows[("linear_probe", "videomae", "synth")]["seeds"] == [0, 1, 2]
+    assert "| linear_probe | scratch_1frame | synth | 1 |" in Path("results/smoke/table.md").read_text()
     res = audit("results/smoke/table.md", cfg)
     assert res["ok"], res["problems"]
 
 
 def test_a_planned_seed_that_is_missing_is_named(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = build_tree(tmp_path, 2)
+    cfg = build_tree(tmp_path, monkeypatch, [0, 1])
     shutil.rmtree(f"runs/smoke/eval/{CELL}/seed1")
     aggregate("runs/smoke/eval", "results/smoke", cfg["eval"]["confidence"], cfg=cfg,
               pretrain_root="runs/smoke/pretrain")
@@ -70,6 +82,18 @@ def test_a_planned_seed_that_is_missing_is_named(tmp_path, monkeypatch):
     hits = [p for p in res["problems"] if p.startswith(CELL) and ": incomplete: " in p]
     assert hits and "built from seeds [0], the experiment defines [0, 1] for this cell (eval.seed_plan)" in hits[0], \
         res["problems"]
+
+
+def test_dvc_runs_the_planned_protocols_on_the_planned_seeds():
+    """dvc.yaml's matrices read eval.seed_plan, so `dvc repro` and Snakemake make the same runs."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    want = {"eval_domain_adapt": "domain_adapt", "eval_mar": "mar_finetune",
+            "eval_finetune_scratch_1frame": "scratch_1frame", "eval_linear_probe_scratch_1frame": "scratch_1frame",
+            "eval_fewshot_scratch_1frame": "scratch_1frame"}
+    for name, stage in stages.items():
+        seeds = stage.get("matrix", {}).get("seed")
+        if seeds is not None:
+            assert seeds == ("${eval.seed_plan.%s}" % want[name] if name in want else "${experiment.seeds}"), name
 
 
 def test_the_small_dag_runs_each_protocol_on_its_planned_seeds(tmp_path):
@@ -82,7 +106,7 @@ def test_the_small_dag_runs_each_protocol_on_its_planned_seeds(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     cfg = config.load(REPO / "params.yaml", "small")
-    assert cfg["eval"]["seed_plan"] == {"domain_adapt": 1, "mar_finetune": 1, "scratch_1frame": 1}
+    assert cfg["eval"]["seed_plan"] == {"domain_adapt": [0], "mar_finetune": [0], "scratch_1frame": [0]}
     methods = cfg["experiment"]["methods"]
     for seed in (0, 1, 2):
         da = [m for m in methods if f"domain-adapt --params params.yaml --profile small --method {m} "

@@ -125,6 +125,7 @@ def load(params_path: str | Path = "params.yaml", profile: str | None = None,
 
     cfg = experiments.apply(cfg, raw, params_path, experiment)
     validate(cfg, schema, where=f"params (profile {profile}, experiment {cfg['experiment'].get('name')})")
+    _check_seed_plan(cfg)
     return cfg
 
 
@@ -143,12 +144,24 @@ def encoder_methods(cfg: dict) -> list[str]:
 
 def planned_seeds(cfg: dict, protocol: str, method: str) -> list[int]:
     """The experiment's seeds that a (protocol, method) cell runs on: all of them, unless params
-    `eval.seed_plan` gives the protocol or the (reference) method a count N; then its first N
-    seeds (the smallest such N). Snakemake, the aggregate and the audit all read this plan."""
+    `eval.seed_plan` lists seeds for the protocol or the (reference) method; then those (the
+    intersection where both are listed). Snakemake, dvc.yaml, the aggregate and the audit read
+    this one plan."""
     seeds = sorted(cfg["experiment"]["seeds"])
     plan = cfg.get("eval", {}).get("seed_plan") or {}
-    n = min((plan[k] for k in (protocol, method) if k in plan), default=len(seeds))
-    return seeds[:n]
+    for key in (protocol, method):
+        if key in plan:
+            seeds = [s for s in seeds if s in plan[key]]
+    return seeds
+
+
+def _check_seed_plan(cfg: dict) -> None:
+    seeds = set(cfg["experiment"]["seeds"])
+    for key, listed in (cfg.get("eval", {}).get("seed_plan") or {}).items():
+        extra = sorted(set(listed) - seeds)
+        if extra:
+            raise ConfigError(f"eval.seed_plan.{key}: seeds {extra} are not experiment seeds "
+                              f"{sorted(seeds)}; list some of those")
 
 
 # Sections that change how results are shown or dispatched, never what they are: a new plot

@@ -24,9 +24,9 @@ BASELINE = "videomae"
 def collect(eval_root: str | Path, cfg: dict | None = None) -> dict:
     """{(protocol, method, dataset): {seed: metrics}} from eval_root/<p>/<m>/<d>/seed<S>/metrics.json.
 
-    cfg: drop the experiment's seeds that a budget profile's `eval.seed_plan` leaves out of a cell
-    (config.planned_seeds; dvc.yaml's stages run every seed). A seed the experiment does not
-    define stays, and the audit names it.
+    cfg: drop the experiment's seeds that params `eval.seed_plan` leaves out of a cell
+    (config.planned_seeds), say a run left from before the plan changed. A seed the experiment
+    does not define stays, and the audit names it.
     """
     runs = rundirs.by_seed(eval_root, 3)
     if cfg is None:
