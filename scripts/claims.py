@@ -103,7 +103,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = config.load(args.params, args.profile)
     runs_root = Path(cfg["paths"]["runs"]) / cfg["profile"]
-    runs = collect(runs_root / "eval")
+    runs = collect(runs_root / "eval", cfg)  # the cells of the table: each on its planned seeds
     if not runs:
         raise SystemExit(f"no evaluation runs under {runs_root / 'eval'}: run the pipeline first")
     print("\n".join(["### Claims (paired over seeds)", "", *comparisons(runs), "",

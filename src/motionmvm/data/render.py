@@ -47,6 +47,26 @@ def _hsv_colour(rng: np.random.Generator, hue: tuple[float, float], sat: tuple[f
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
 
+WAVES = ("hstripes", "vstripes", "diagonal", "rings")
+
+
+def _wave(rng: np.random.Generator, kind: str, xx: np.ndarray, yy: np.ndarray, period: float,
+          phase: float) -> np.ndarray:
+    """A sinusoid in [0, 1] of `period` px across stripes, a random diagonal or rings about a
+    random centre (the random draws in that order: the data depend on it)."""
+    if kind == "rings":
+        cx, cy = rng.uniform(0, xx.shape[1]), rng.uniform(0, xx.shape[0])
+        arg = np.hypot(xx - cx, yy - cy)
+    elif kind == "hstripes":
+        arg = yy
+    elif kind == "vstripes":
+        arg = xx
+    else:  # diagonal
+        a = rng.uniform(0.2, 1.3) * rng.choice([-1, 1])
+        arg = xx * np.cos(a) + yy * np.sin(a)
+    return 0.5 + 0.5 * np.sin(2 * np.pi * arg / period + phase)
+
+
 def _pattern(rng: np.random.Generator, kind: str, h: int, w: int, style: Style) -> np.ndarray:
     """A texture in [0, 1], float32 `[h, w]`, with detail at 4-16 px so H.264 finds motion."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -60,19 +80,11 @@ def _pattern(rng: np.random.Generator, kind: str, h: int, w: int, style: Style) 
         else:
             tex = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), rng.uniform(0.8, 1.6))
             tex = (tex - tex.min()) / max(float(np.ptp(tex)), 1e-6)
-    elif kind == "hstripes":
-        tex = 0.5 + 0.5 * np.sin(2 * np.pi * yy / period + phase)
-    elif kind == "vstripes":
-        tex = 0.5 + 0.5 * np.sin(2 * np.pi * xx / period + phase)
-    elif kind == "diagonal":
-        a = rng.uniform(0.2, 1.3) * rng.choice([-1, 1])
-        tex = 0.5 + 0.5 * np.sin(2 * np.pi * (xx * np.cos(a) + yy * np.sin(a)) / period + phase)
+    elif kind in WAVES:
+        tex = _wave(rng, kind, xx, yy, period, phase)
     elif kind == "checker":
         cell = period / 1.5
         tex = ((np.floor(xx / cell) + np.floor(yy / cell)) % 2).astype(np.float32)
-    elif kind == "rings":
-        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        tex = 0.5 + 0.5 * np.sin(2 * np.pi * np.hypot(xx - cx, yy - cy) / period + phase)
     else:
         raise ValueError(f"unknown pattern {kind!r}; allowed: {PATTERNS}")
     if style.is_b and kind != "noise":  # domain B: hard-edged (thresholded) version of the pattern
@@ -101,19 +113,9 @@ def _coarse_pattern(rng: np.random.Generator, kind: str, h: int, w: int) -> np.n
     if kind == "checker":
         cell = period / 2
         return ((np.floor(xx / cell + phase) + np.floor(yy / cell + phase)) % 2).astype(np.float32)
-    if kind == "rings":
-        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-        arg = np.hypot(xx - cx, yy - cy)
-    elif kind == "hstripes":
-        arg = yy
-    elif kind == "vstripes":
-        arg = xx
-    elif kind == "diagonal":
-        a = rng.uniform(0.2, 1.3) * rng.choice([-1, 1])
-        arg = xx * np.cos(a) + yy * np.sin(a)
-    else:
-        raise ValueError(f"unknown pattern {kind!r}; allowed: {PATTERNS}")
-    return 0.5 + 0.5 * np.sin(2 * np.pi * arg / period + phase)
+    if kind in WAVES:
+        return _wave(rng, kind, xx, yy, period, phase)
+    raise ValueError(f"unknown pattern {kind!r}; allowed: {PATTERNS}")
 
 
 def background(rng: np.random.Generator, family: int, h: int, w: int, style: Style) -> np.ndarray:
