@@ -112,3 +112,24 @@ def test_report_shows_the_pretraining_efficiency(tmp_path):
     table = _efficiency_rows(tmp_path)
     assert "<td>812.2</td><td>3.1%</td><td>201.4</td><td>41.2%</td>" in table
     assert "<td>50.0%</td><td>1.0</td><td>n/a</td>" in table
+
+
+def test_a_one_seed_difference_is_drawn_without_an_interval_or_a_verdict(tmp_path, monkeypatch):
+    """A cell on one seed (eval.seed_plan) has no CI: the forest plot says so and colours it as
+    undecided, never as a zero-width interval that 'excludes 0'."""
+    from motionmvm.eval.stats import paired_difference
+
+    drawn = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path, dpi: drawn.setdefault("fig", fig) and path)
+    rows = [{"protocol": "domain_adapt", "method": m, "dataset": "a-to-b", "seeds": [0],
+             "vs_baseline": {"baseline": "domain_adapt/videomae/a-to-b",
+                             "top1": paired_difference({0: 0.10}, {0: 0.15})}} for m in ("mgm", "mme")]
+    rows.append({**rows[0], "protocol": "finetune", "dataset": "a", "seeds": [0, 1, 2],
+                 "vs_baseline": {"baseline": "finetune/videomae/a",
+                                 "top1": paired_difference({0: .1, 1: .11, 2: .12}, {0: .2, 1: .22, 2: .23})}})
+    plots.forest(rows, tmp_path / "differences.png")
+    texts = [t.get_text() for ax in drawn["fig"].axes for t in ax.texts]
+    assert texts.count("-5.0 (1 seed, no CI)") == 2
+    assert any(t.startswith("-10.7 [") for t in texts)  # three seeds: the interval
+    colours = [line.get_color() for ax in drawn["fig"].axes for line in ax.lines if line.get_marker() == "o"]
+    assert colours.count("tab:red") == 1 and colours.count("tab:blue") == 2

@@ -86,20 +86,25 @@ def forest(rows: list[dict], out: Path, dpi: int = 110) -> Path | None:
         ys = [-(i + (0.8 if r["method"] in REFERENCES else 0)) for i, r in enumerate(rs)]
         for y, r in zip(ys, rs):
             d = r["vs_baseline"]["top1"]
-            lo = d["ci_low"] if d["ci_low"] is not None else d["mean"]
-            hi = d["ci_high"] if d["ci_high"] is not None else d["mean"]
-            colour = "0.55" if r["method"] in REFERENCES else ("tab:green" if lo > 0 else "tab:red" if hi < 0 else "tab:blue")
-            ax.plot([lo * 100, hi * 100], [y, y], color=colour, lw=2)
-            ax.plot(d["mean"] * 100, y, "o", color=colour)
-            ax.annotate(f"{d['mean'] * 100:+.1f} [{lo * 100:+.1f}, {hi * 100:+.1f}]", (1.0, y),
-                        xycoords=("axes fraction", "data"), xytext=(4, -3), textcoords="offset points", fontsize=7)
+            if d["ci_low"] is None:  # one paired seed: no interval, so no verdict either (hollow marker)
+                colour = "0.55" if r["method"] in REFERENCES else "tab:blue"
+                ax.plot(d["mean"] * 100, y, "o", mfc="none", color=colour)
+                text = f"{d['mean'] * 100:+.1f} (1 seed, no CI)"
+            else:
+                lo, hi = d["ci_low"], d["ci_high"]
+                colour = "0.55" if r["method"] in REFERENCES else ("tab:green" if lo > 0 else "tab:red" if hi < 0 else "tab:blue")
+                ax.plot([lo * 100, hi * 100], [y, y], color=colour, lw=2)
+                ax.plot(d["mean"] * 100, y, "o", color=colour)
+                text = f"{d['mean'] * 100:+.1f} [{lo * 100:+.1f}, {hi * 100:+.1f}]"
+            ax.annotate(text, (1.0, y), xycoords=("axes fraction", "data"), xytext=(4, -3),
+                        textcoords="offset points", fontsize=7)
         if any(r["method"] in REFERENCES for r in rs) and any(r["method"] not in REFERENCES for r in rs):
             ax.axhline(-(sum(r["method"] not in REFERENCES for r in rs) - 0.1), color="0.8", lw=0.8)
         ax.axvline(0, color="k", lw=1)
         ax.set_yticks(ys, [r["method"] for r in rs], fontsize=8)
         ax.set_title(f"{protocol} / {dataset}: top-1 difference to {rs[0]['vs_baseline']['baseline']} "
                      f"(points, paired 95% CI)", fontsize=9)
-    axes[-1, 0].set_xlabel("paired top-1 difference (percentage points); green/red: CI excludes 0")
+    axes[-1, 0].set_xlabel("paired top-1 difference (percentage points); green/red: CI excludes 0; hollow: one seed")
     fig.tight_layout()
     return _save(fig, out, dpi)
 
