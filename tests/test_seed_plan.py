@@ -1,5 +1,5 @@
-"""params `eval.seed_plan` (issue 11's budget): a protocol or a reference row runs on the
-experiment's first N seeds; the DAG, the aggregate and the audit read the same plan."""
+"""params `eval.seed_plan` (issue 11's budget): a protocol or a reference row runs on the seeds
+it lists; the DAG, dvc.yaml, the aggregate and the audit read the same plan."""
 from __future__ import annotations
 
 import shutil

@@ -150,11 +150,21 @@ def frozen_outputs():
     return [f"{r}/{f}" for r in runs for f in ("predictions.csv", "metrics.json")]
 
 
+def dataset_inputs(names):
+    """The manifests and clip stores of the datasets `names` (duplicates read once)."""
+    names = list(dict.fromkeys(names))
+    return [f"{DATA}/{d}/manifest.json" for d in names] + [f"{CACHE}/{d}/clips" for d in names]
+
+
+def frozen_datasets():
+    """The datasets the frozen-feature protocols read (eval.linear_probe / eval.fewshot.datasets)."""
+    ev = CFG["eval"]
+    return [*ev["linear_probe"]["datasets"], *ev["fewshot"]["datasets"]]
+
+
 def frozen_data(wildcards):
     """The manifests and clip stores the frozen-feature run reads."""
-    ev = CFG["eval"]
-    names = dict.fromkeys([*ev["linear_probe"]["datasets"], *ev["fewshot"]["datasets"]])
-    return [f"{DATA}/{d}/manifest.json" for d in names] + [f"{CACHE}/{d}/clips" for d in names]
+    return dataset_inputs(frozen_datasets())
 
 
 def pretrain_metrics():
@@ -168,8 +178,7 @@ def evaluate_outputs(eval_dir, supervised):
     motionmvm.eval.cli.finetune_datasets), then every frozen-feature run."""
     from motionmvm.eval.cli import finetune_datasets
 
-    method = "scratch" if supervised else "videomae"  # only the supervised/other split matters here
-    runs = [f"finetune/{{method}}/{ds}/seed{{seed}}/{f}" for ds in finetune_datasets(CFG, method)
+    runs = [f"finetune/{{method}}/{ds}/seed{{seed}}/{f}" for ds in finetune_datasets(CFG, supervised)
             for f in ("predictions.csv", "metrics.json")]
     return [f"{eval_dir}/{o}" for o in runs + frozen_outputs()]
 
@@ -178,10 +187,4 @@ def evaluate_data(supervised):
     """The manifests and clip stores one `motionmvm evaluate` job reads."""
     from motionmvm.eval.cli import finetune_datasets
 
-    def data(wildcards):
-        ev = CFG["eval"]
-        method = "scratch" if supervised else "videomae"
-        names = dict.fromkeys([*finetune_datasets(CFG, method), *ev["linear_probe"]["datasets"],
-                               *ev["fewshot"]["datasets"]])
-        return [f"{DATA}/{d}/manifest.json" for d in names] + [f"{CACHE}/{d}/clips" for d in names]
-    return data
+    return dataset_inputs([*finetune_datasets(CFG, supervised), *frozen_datasets()])

@@ -10,10 +10,10 @@ import csv
 import io
 from pathlib import Path
 
+from motionmvm.config import planned_seeds
 from motionmvm.eval import health as health_mod
 from motionmvm.eval import rundirs
 from motionmvm.eval.stats import mean_ci, paired_difference
-from motionmvm.config import planned_seeds
 from motionmvm.io import atomic_write_text, read_json, write_json
 
 METRICS = ("top1", "top5", "mean_class_accuracy", "negative_transfer", "gflops_per_view",

@@ -142,11 +142,14 @@ def _frozen(args) -> int:
     return 0
 
 
-def finetune_datasets(cfg: dict, method: str) -> list[str]:
+SUPERVISED = ("scratch", "scratch_1frame")
+
+
+def finetune_datasets(cfg: dict, supervised: bool) -> list[str]:
     """The datasets `evaluate` fine-tunes on: experiment.eval_datasets, and for the supervised
     references also the pretraining dataset (their encoder there is what the frozen protocols read)."""
     names = list(cfg["experiment"]["eval_datasets"])
-    if method in ("scratch", "scratch_1frame") and cfg["experiment"]["pretrain_dataset"] not in names:
+    if supervised and cfg["experiment"]["pretrain_dataset"] not in names:
         names.append(cfg["experiment"]["pretrain_dataset"])
     return names
 
@@ -161,11 +164,10 @@ def _evaluate(args) -> int:
                          "encoder; drop --out / --encoder (or run the protocol steps one by one)")
     cfg = load_config(args)
     _check_method(cfg, args.method)
-    for ds in finetune_datasets(cfg, args.method):
+    for ds in finetune_datasets(cfg, supervised=args.method in SUPERVISED):
         args.dataset = ds
         _finetune(args)
-    args.dataset = None
-    return _frozen(args)
+    return _frozen(args)  # sets args.dataset per frozen run
 
 
 def _domain(args) -> int:

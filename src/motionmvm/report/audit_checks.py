@@ -244,8 +244,8 @@ RUN_CHECKS = [check_files_locked, check_provenance, check_scored_clips, check_co
 # --- checks on one cell and on the whole table ---------------------------------------------------
 
 def check_seeds(aud: "Auditor", c: CellRuns) -> None:
-    """The cell is built from exactly its planned seeds: the experiment's, or the first N of them
-    where params `eval.seed_plan` limits the protocol or the reference row (config.planned_seeds)."""
+    """The cell is built from exactly its planned seeds: the experiment's, or those params
+    `eval.seed_plan` lists for the protocol or the reference row (config.planned_seeds)."""
     want = planned_seeds(aud.cfg, c.cell.protocol, c.cell.method)
     got = sorted(c.row["seeds"]) if c.row else sorted(r.seed for r in c.runs)
     if got != want:
