@@ -10,14 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("motionmvm.models.swin3d")
-pytest.importorskip("motionmvm.clipmotion")
-
-from motionmvm import cli, config  # noqa: E402
-from motionmvm.eval import encoder as enc_mod  # noqa: E402
-from motionmvm.train.loop import pretrain  # noqa: E402
-from eval_data import make_dataset  # noqa: E402
-from pretrain_helpers import write_demvm_inputs  # noqa: E402
+from motionmvm import cli, config
+from motionmvm.eval import encoder as enc_mod
+from motionmvm.train.loop import pretrain
+from eval_data import make_dataset
+from pretrain_helpers import write_demvm_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = 12  # eval_data clips: 12 frames of 32 x 32

@@ -1,22 +1,16 @@
 """DEMVM through the real pretraining loop: Swin encoder, FGDM masks from a KLT cache, PMR, token
-targets on the tokenizer's grid. Needs the models (Swin, DEMVM decoder), masking, targets and
-motion packages; skipped in a checkout without them."""
+targets on the tokenizer's grid. Uses the models (Swin, DEMVM decoder), masking, targets and
+motion packages."""
 import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("motionmvm.masking")
-pytest.importorskip("motionmvm.targets")
-pytest.importorskip("motionmvm.clipmotion")
-pytest.importorskip("motionmvm.models.swin3d")
-pytest.importorskip("motionmvm.models.heads")
-
-from motionmvm import config, methods  # noqa: E402
-from motionmvm.train.loop import pretrain  # noqa: E402
-from motionmvm.train.optim import build_optimizer  # noqa: E402
-from pretrain_helpers import write_demvm_inputs, write_params, write_videos  # noqa: E402
+from motionmvm import config, methods
+from motionmvm.train.loop import pretrain
+from motionmvm.train.optim import build_optimizer
+from pretrain_helpers import write_demvm_inputs, write_params, write_videos
 
 FRAMES, H, W, SIZE, N_CODES = 16, 40, 48, 32, 64
 

@@ -5,13 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("motionmvm.masking")
-pytest.importorskip("motionmvm.targets")
-pytest.importorskip("motionmvm.clipmotion")
-
-from motionmvm import config, methods  # noqa: E402
-from motionmvm.train.loop import pretrain  # noqa: E402
-from pretrain_helpers import write_params, write_videos  # noqa: E402
+from motionmvm import config, methods
+from motionmvm.train.loop import pretrain
+from pretrain_helpers import write_params, write_videos
 
 FRAMES, H, W, L = 10, 40, 48, 6
 

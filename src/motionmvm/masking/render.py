@@ -11,14 +11,12 @@ def read_clip(path: str | Path, frames: int, stride: int, size: int):
     """(frames [T, size, size, 3] uint8 RGB, frame indices into the video, video (H, W)) of the
     first clip.
 
-    Uses `motionmvm.data.video.read_frames` when that module exists, PyAV directly otherwise.
+    Uses `motionmvm.data.video.read_frames` to decode the video.
     """
     import cv2
 
-    try:
-        from motionmvm.data.video import read_frames
-    except ImportError:
-        read_frames = _read_pyav
+    from motionmvm.data.video import read_frames
+
     video = read_frames(path)
     need = (frames - 1) * stride + 1
     if len(video) < need:
@@ -27,16 +25,6 @@ def read_clip(path: str | Path, frames: int, stride: int, size: int):
     idx = np.arange(frames) * stride
     clip = np.stack([cv2.resize(video[i], (size, size), interpolation=cv2.INTER_AREA) for i in idx])
     return clip, idx, video.shape[1:3]
-
-
-def _read_pyav(path, indices=None) -> np.ndarray:
-    import av
-
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    if not frames:
-        raise ValueError(f"{path}: no decodable video frames")
-    return np.stack(frames)
 
 
 def _resize_field(field: np.ndarray, size: int, src_hw: tuple[int, int]) -> np.ndarray:
