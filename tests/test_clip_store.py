@@ -85,24 +85,3 @@ def test_store_cli_and_disabled_store(tmp_path):
     assert index["enabled"] is False and index["clips"] == {}
     res = subprocess.run(cmd[:-2] + ["--dataset", "nothing"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert res.returncode == 1 and "run `motionmvm data manifest" in res.stderr and "Traceback" not in res.stderr
-
-
-def test_bank_memo_decodes_each_split_once_and_only_inside_its_block(tmp_path, monkeypatch):
-    """`motionmvm evaluate` reads a split for fine-tuning, the linear probe and few-shot: inside
-    `bank_memo()` the same arguments give the same bank without decoding again; other arguments,
-    and any call outside the block, decode."""
-    ds = _dataset(tmp_path)
-    decoded = []
-    real = clips._decode_bank
-    monkeypatch.setattr(clips, "_decode_bank", lambda *a: decoded.append(a[1:]) or real(*a))
-    with clips.bank_memo():
-        a = clips.load_bank(ds, "train", 16)
-        assert clips.load_bank(ds, "train", 16) is a
-        with clips.bank_memo():  # nested: the outer block's banks
-            assert clips.load_bank(ds, "train", 16) is a
-        assert clips.load_bank(ds, "train", 8) is not a  # another size
-        assert clips.load_bank(ds, "train", 16, max_clips=2) is not a  # another selection
-    assert len(decoded) == 3
-    b = clips.load_bank(ds, "train", 16)  # outside: a fresh decode, the same frames
-    assert b is not a and len(decoded) == 4
-    assert b.clip_ids == a.clip_ids and all(np.array_equal(x, y) for x, y in zip(a.frames, b.frames))

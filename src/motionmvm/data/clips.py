@@ -16,15 +16,13 @@ Pretraining (`train.samples`), evaluation (`eval.protocols` / `engine` / `probe`
   costs little beyond the decoder (docs/benchmarks.md); evaluation views are normalised by
   `normalize_tchw` after their torchvision transforms;
 - evaluation banks: `load_bank` decodes a split once (short side resized) into a `ClipBank`;
-  `TrainClips` / `test_views` draw its views; inside `bank_memo()` a process decodes each split
-  once for all its protocols.
+  `TrainClips` / `test_views` draw its views.
 
 A clip that the manifest quarantines, or that the store could not decode, is listed with its reason
 and left out; it is never replaced by another clip.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -360,25 +358,6 @@ def _stratified(entries: list[dict], max_clips: int, seed: int) -> list[int]:
     return sorted(pick)
 
 
-_BANK_MEMO: dict | None = None  # the open bank_memo's banks by load_bank's arguments; None outside one
-
-
-@contextmanager
-def bank_memo():
-    """Inside this block `load_bank` decodes each (dataset, split, size, selection) once and hands
-    the same `ClipBank` to every later call with the same arguments. `motionmvm evaluate` fine-tunes,
-    probes and draws shots on the same splits in one process: on the small profile this saves ~12 s
-    of decoding and resizing per encoder. Banks are read-only: protocols draw views from them and
-    `subset` copies. Nested blocks share the outer one's banks."""
-    global _BANK_MEMO
-    outer = _BANK_MEMO
-    _BANK_MEMO = {} if outer is None else outer
-    try:
-        yield
-    finally:
-        _BANK_MEMO = outer
-
-
 def load_bank(dataset_dir: str | Path, split: str, size: int, max_clips: int = 0, seed: int = 0,
               store_dir: str | Path | None = None, classes: dict[str, str] | None = None) -> ClipBank:
     """All usable clips of `split` ("train" | "test"), optionally a seeded class-stratified subset
@@ -388,19 +367,7 @@ def load_bank(dataset_dir: str | Path, split: str, size: int, max_clips: int = 0
     classes: dataset class -> label name, in label order (a partial domain adaptation class list,
     `motionmvm.datasets.classlists`): only clips of these classes, labelled by the mapped names.
     """
-    key = (str(Path(dataset_dir).resolve()), split, size, max_clips, seed,
-           None if store_dir is None else str(Path(store_dir).resolve()),
-           None if classes is None else tuple(classes.items()))
-    if _BANK_MEMO is not None and key in _BANK_MEMO:
-        return _BANK_MEMO[key]
-    bank = _decode_bank(Path(dataset_dir), split, size, max_clips, seed, store_dir, classes)
-    if _BANK_MEMO is not None:
-        _BANK_MEMO[key] = bank
-    return bank
-
-
-def _decode_bank(dataset_dir: Path, split: str, size: int, max_clips: int, seed: int,
-                 store_dir: str | Path | None, classes: dict[str, str] | None) -> ClipBank:
+    dataset_dir = Path(dataset_dir)
     names = class_names(dataset_dir)
     videos = VideoSet(dataset_dir, split, store_dir)
     if classes is not None:

@@ -162,15 +162,12 @@ def _evaluate(args) -> int:
     if args.out or args.encoder:
         raise SystemExit("motionmvm: `evaluate` writes each protocol's own run directory from the method's "
                          "encoder; drop --out / --encoder (or run the protocol steps one by one)")
-    from motionmvm.data.clips import bank_memo
-
     cfg = load_config(args)
     _check_method(cfg, args.method)
-    with bank_memo():  # each split decoded once for fine-tuning and the frozen protocols
-        for ds in finetune_datasets(cfg, supervised=args.method in SUPERVISED):
-            args.dataset = ds
-            _finetune(args)
-        return _frozen(args)  # sets args.dataset per frozen run
+    for ds in finetune_datasets(cfg, supervised=args.method in SUPERVISED):
+        args.dataset = ds
+        _finetune(args)
+    return _frozen(args)  # sets args.dataset per frozen run
 
 
 def _domain(args) -> int:
